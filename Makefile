@@ -1,0 +1,23 @@
+# Pocketbus: `make test` runs every test and installs what it needs itself.
+GO ?= go
+
+.PHONY: test test-go test-web web build bench
+
+test: test-go test-web
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+# Browser and unit tests of the web app (installs npm packages and chromium).
+test-web:
+
+# Rebuild the embedded web app into web/dist (commit the result).
+web:
+	cd web && npm ci && npm run build
+
+build:
+	CGO_ENABLED=0 $(GO) build -o pocketbus ./cmd/pocketbus
+
+bench:
+	$(GO) run ./cmd/pocketbus-bench
