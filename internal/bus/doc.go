@@ -1,0 +1,35 @@
+// Package bus embeds nats-server in operator (JWT) mode for Pocketbus and
+// mints the NATS identities it needs: the operator, the system account, one
+// account per project (derived, never stored) and user credentials.
+//
+// It deliberately knows nothing about PocketBase: the projects table is seen
+// only through AccountSource, and account changes go out through
+// AccountPublisher, so a clustered data plane can replace the embedded one.
+//
+// API changes (against the brief the lead works from):
+//   - UserSpec has no AllowResponses field. Reply permission is automatic: when
+//     PubAllow or PubDeny restricts publishing, the user JWT carries a
+//     response permission (one reply per received request, no expiry), so a
+//     service subscribed on "svc.>" can always answer requests. A requester
+//     whose SubAllow is restricted must list its inbox ("_INBOX.>" or a
+//     custom inbox prefix) itself: adding "_INBOX.>" silently would let the
+//     credential read every other requester's replies in the project.
+//   - Added: Server.LoadedAccounts, Server.IsLoaded, Server.Publisher-style
+//     helpers are methods on *Server (it implements AccountPublisher),
+//     Operator.SystemUserCreds returns the .creds text.
+//
+// How account states are realised:
+//   - Disabled: the account JWT gets Limits.Conn = 0 (and leaf = 0).
+//     nats-server closes every client beyond the limit when the claims are
+//     applied and refuses new ones; JetStream limits are left as they are, so
+//     data is kept and re-enabling restores service for the same credentials.
+//   - Revocations: the JWT's RevocationList; applying it closes matching
+//     connections with "User Authentication Revoked".
+//   - Claims are applied through $SYS.REQ.ACCOUNT.<pub>.CLAIMS.UPDATE over an
+//     in-process system-account connection: the server applies it only if the
+//     account is loaded (otherwise it is fetched lazily from the Source), the
+//     same wire protocol a cluster implementation uses.
+//   - Delete: a tombstone JWT (no connections, everyone revoked, JetStream off)
+//     is applied, which closes all connections and stops the account's
+//     streams; then the account's JetStream directory is removed.
+package bus

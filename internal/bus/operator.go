@@ -1,0 +1,390 @@
+package bus
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
+)
+
+// Limits of a project's account; -1 means unlimited, 0 means none (for
+// JetStream memory/disk 0 = that storage off).
+type Limits struct {
+	MaxConnections, MaxPayload, JSMaxMemory, JSMaxDisk, JSMaxStreams, JSMaxConsumers int64
+}
+
+// Operator is the operator identity plus the system account.
+type Operator struct {
+	opKP     nkeys.KeyPair
+	opPub    string
+	sysKP    nkeys.KeyPair
+	sysPub   string
+	master   []byte
+	opJWT    string
+	sysJWT   string
+	sysUser  string // system user JWT, minted once per process
+	sysUSeed []byte
+}
+
+const (
+	operatorSeedFile = "operator.seed"
+	systemSeedFile   = "system_account.seed"
+	masterKeyFile    = "master.key"
+	// encPrefix marks an AES-GCM encrypted file so a missing or wrong key is
+	// reported instead of the ciphertext being parsed as a seed.
+	encPrefix = "pocketbus-aes256gcm:"
+)
+
+// ErrWrongEncryptionKey is returned when the stored seeds cannot be decrypted.
+var ErrWrongEncryptionKey = errors.New("bus: cannot decrypt operator files: wrong encryption key")
+
+// LoadOrCreateOperator loads the operator from dir or creates it on first use.
+func LoadOrCreateOperator(dir string, encryptionKey string) (*Operator, error) {
+	var gcm cipher.AEAD
+	if encryptionKey != "" {
+		if len(encryptionKey) != 32 {
+			return nil, fmt.Errorf("bus: encryption key must be 32 characters, got %d", len(encryptionKey))
+		}
+		block, err := aes.NewCipher([]byte(encryptionKey))
+		if err != nil {
+			return nil, err
+		}
+		if gcm, err = cipher.NewGCM(block); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bus: operator dir: %w", err)
+	}
+	_ = os.Chmod(dir, 0o700)
+
+	files := []string{operatorSeedFile, systemSeedFile, masterKeyFile}
+	present := 0
+	for _, f := range files {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			present++
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("bus: %w", err)
+		}
+	}
+	switch present {
+	case 0:
+		if err := createOperatorFiles(dir, gcm); err != nil {
+			return nil, err
+		}
+	case len(files):
+	default:
+		// Never replace half an identity: a new operator would orphan every
+		// credential ever issued. A human has to look at this.
+		return nil, fmt.Errorf("bus: operator dir %s is incomplete (need %s); refusing to create a new operator over it", dir, strings.Join(files, ", "))
+	}
+
+	var secrets [3][]byte
+	for i, f := range files {
+		b, err := readSecret(filepath.Join(dir, f), gcm)
+		if err != nil {
+			return nil, err
+		}
+		secrets[i] = b
+	}
+	opKP, err := nkeys.FromSeed(secrets[0])
+	if err != nil {
+		return nil, fmt.Errorf("bus: operator seed: %w", err)
+	}
+	sysKP, err := nkeys.FromSeed(secrets[1])
+	if err != nil {
+		return nil, fmt.Errorf("bus: system account seed: %w", err)
+	}
+	if p, _ := opKP.PublicKey(); !nkeys.IsValidPublicOperatorKey(p) {
+		return nil, errors.New("bus: operator seed is not an operator key")
+	}
+	if p, _ := sysKP.PublicKey(); !nkeys.IsValidPublicAccountKey(p) {
+		return nil, errors.New("bus: system account seed is not an account key")
+	}
+	if len(secrets[2]) < 32 {
+		return nil, errors.New("bus: master key too short")
+	}
+	o := &Operator{opKP: opKP, sysKP: sysKP, master: secrets[2]}
+	o.opPub, _ = opKP.PublicKey()
+	o.sysPub, _ = sysKP.PublicKey()
+	if err := o.signStatic(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func createOperatorFiles(dir string, gcm cipher.AEAD) error {
+	opKP, err := nkeys.CreateOperator()
+	if err != nil {
+		return err
+	}
+	sysKP, err := nkeys.CreateAccount()
+	if err != nil {
+		return err
+	}
+	opSeed, _ := opKP.Seed()
+	sysSeed, _ := sysKP.Seed()
+	master := make([]byte, 32)
+	if _, err := rand.Read(master); err != nil {
+		return err
+	}
+	// The master key is stored base64 so the plain file is printable like the seeds.
+	masterText := []byte(base64.StdEncoding.EncodeToString(master))
+	// Master last: its presence marks a complete identity.
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{operatorSeedFile, opSeed}, {systemSeedFile, sysSeed}, {masterKeyFile, masterText}} {
+		if err := writeSecret(filepath.Join(dir, f.name), f.data, gcm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeSecret(path string, data []byte, gcm cipher.AEAD) error {
+	out := data
+	if gcm != nil {
+		nonce := make([]byte, gcm.NonceSize())
+		if _, err := rand.Read(nonce); err != nil {
+			return err
+		}
+		sealed := gcm.Seal(nonce, nonce, data, []byte(filepath.Base(path)))
+		out = []byte(encPrefix + base64.StdEncoding.EncodeToString(sealed) + "\n")
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+		return fmt.Errorf("bus: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("bus: write %s: %w", path, err)
+	}
+	return nil
+}
+
+func readSecret(path string, gcm cipher.AEAD) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	text := strings.TrimSpace(string(raw))
+	isMaster := filepath.Base(path) == masterKeyFile
+	decodeMaster := func(b []byte) ([]byte, error) {
+		if !isMaster {
+			return b, nil
+		}
+		return base64.StdEncoding.DecodeString(string(b))
+	}
+	if !strings.HasPrefix(text, encPrefix) {
+		if gcm != nil {
+			// Plain files with a key configured: encrypt them in place, so
+			// turning on --encryptionEnv later protects an existing install.
+			if err := writeSecret(path, []byte(text), gcm); err != nil {
+				return nil, err
+			}
+		}
+		return decodeMaster([]byte(text))
+	}
+	if gcm == nil {
+		return nil, fmt.Errorf("bus: %s is encrypted but no encryption key was given", path)
+	}
+	sealed, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(text, encPrefix))
+	if err != nil || len(sealed) < gcm.NonceSize() {
+		return nil, fmt.Errorf("bus: %s: corrupt encrypted file", path)
+	}
+	plain, err := gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], []byte(filepath.Base(path)))
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", ErrWrongEncryptionKey, path)
+	}
+	return decodeMaster(plain)
+}
+
+// signStatic mints the operator JWT, the system account JWT and the in-process
+// system user; they are re-signed per process, the keys are what persists.
+func (o *Operator) signStatic() error {
+	oc := jwt.NewOperatorClaims(o.opPub)
+	oc.Name = "pocketbus"
+	oc.SystemAccount = o.sysPub
+	var err error
+	if o.opJWT, err = oc.Encode(o.opKP); err != nil {
+		return fmt.Errorf("bus: sign operator: %w", err)
+	}
+	ac := jwt.NewAccountClaims(o.sysPub)
+	ac.Name = "SYS"
+	if o.sysJWT, err = ac.Encode(o.opKP); err != nil {
+		return fmt.Errorf("bus: sign system account: %w", err)
+	}
+	ukp, err := nkeys.CreateUser()
+	if err != nil {
+		return err
+	}
+	upub, _ := ukp.PublicKey()
+	uc := jwt.NewUserClaims(upub)
+	uc.Name = "pocketbus-system"
+	if o.sysUser, err = uc.Encode(o.sysKP); err != nil {
+		return fmt.Errorf("bus: sign system user: %w", err)
+	}
+	o.sysUSeed, _ = ukp.Seed()
+	return nil
+}
+
+func (o *Operator) PublicKey() string              { return o.opPub }
+func (o *Operator) JWT() string                    { return o.opJWT }
+func (o *Operator) SystemAccountPublicKey() string { return o.sysPub }
+func (o *Operator) SystemAccountJWT() string       { return o.sysJWT }
+
+// SystemUserCreds is for in-process use only; never hand it to a client.
+func (o *Operator) SystemUserCreds() (string, error) {
+	b, err := jwt.FormatUserConfig(o.sysUser, o.sysUSeed)
+	return string(b), err
+}
+
+func (o *Operator) systemUser() (string, []byte) { return o.sysUser, o.sysUSeed }
+
+// accountKey derives the project's account key pair from the master secret,
+// so the key is never stored and re-provisioning is idempotent.
+func (o *Operator) accountKey(projectID string) (nkeys.KeyPair, error) {
+	if projectID == "" {
+		return nil, &FieldError{Field: "project", Message: "empty project id"}
+	}
+	m := hmac.New(sha256.New, o.master)
+	m.Write([]byte("pocketbus/account/" + projectID))
+	return nkeys.FromRawSeed(nkeys.PrefixByteAccount, m.Sum(nil))
+}
+
+// AccountPublicKey returns the project's derived account public key.
+func (o *Operator) AccountPublicKey(projectID string) (string, error) {
+	kp, err := o.accountKey(projectID)
+	if err != nil {
+		return "", err
+	}
+	return kp.PublicKey()
+}
+
+// Account describes the desired state of a project's account.
+type Account struct {
+	ProjectID   string // account name = project id
+	Limits      Limits
+	Disabled    bool                 // all connections closed, new ones refused, data kept
+	Revocations map[string]time.Time // user public key (or jwt.All) -> revoked at
+}
+
+// AccountJWT signs the project's account JWT with the operator key directly.
+// No account signing keys: a signing-key change makes nats-server scan every
+// loaded account under its lock.
+func (o *Operator) AccountJWT(a Account) (pub, token string, err error) {
+	pub, err = o.AccountPublicKey(a.ProjectID)
+	if err != nil {
+		return "", "", err
+	}
+	ac := jwt.NewAccountClaims(pub)
+	ac.Name = a.ProjectID
+	l := a.Limits
+	ac.Limits.Conn = l.MaxConnections
+	ac.Limits.Payload = l.MaxPayload
+	if l.JSMaxMemory != 0 || l.JSMaxDisk != 0 {
+		ac.Limits.JetStreamLimits = jwt.JetStreamLimits{
+			MemoryStorage: l.JSMaxMemory,
+			DiskStorage:   l.JSMaxDisk,
+			Streams:       l.JSMaxStreams,
+			Consumer:      l.JSMaxConsumers,
+		}
+	}
+	if a.Disabled {
+		// Conn=0 makes nats-server close every client connection when the
+		// claims are applied and refuse new ones, while the account (and its
+		// JetStream) stays loaded, so nothing is lost.
+		ac.Limits.Conn = 0
+		ac.Limits.LeafNodeConn = 0
+	}
+	for k, t := range a.Revocations {
+		ac.Revocations.Revoke(k, t)
+	}
+	token, err = ac.Encode(o.opKP)
+	if err != nil {
+		return "", "", fmt.Errorf("bus: sign account: %w", err)
+	}
+	return pub, token, nil
+}
+
+// tombstoneJWT is what a deleted account turns into while still loaded: no
+// connections, every user revoked, JetStream off.
+func (o *Operator) tombstoneJWT(pub string) (string, error) {
+	ac := jwt.NewAccountClaims(pub)
+	ac.Name = "deleted"
+	ac.Limits.Conn = 0
+	ac.Limits.LeafNodeConn = 0
+	ac.Revocations.Revoke(jwt.All, time.Now().Add(time.Hour))
+	return ac.Encode(o.opKP)
+}
+
+// UserSpec describes a credential to issue.
+type UserSpec struct {
+	ProjectID                            string
+	Name                                 string
+	PubAllow, PubDeny, SubAllow, SubDeny []string
+	Expires                              time.Time // zero = never
+}
+
+// IssuedUser is a freshly minted credential; Seed and Creds are secret.
+type IssuedUser struct{ PublicKey, JWT, Seed, Creds string }
+
+// IssueUser mints a fresh user nkey and a JWT signed by the project's account key.
+func (o *Operator) IssueUser(u UserSpec) (IssuedUser, error) {
+	for _, f := range []struct {
+		name string
+		subs []string
+	}{{"pub_allow", u.PubAllow}, {"pub_deny", u.PubDeny}, {"sub_allow", u.SubAllow}, {"sub_deny", u.SubDeny}} {
+		if err := ValidateSubjects(f.name, f.subs); err != nil {
+			return IssuedUser{}, err
+		}
+	}
+	if !u.Expires.IsZero() && !u.Expires.After(time.Now()) {
+		return IssuedUser{}, &FieldError{Field: "expires", Message: "must be in the future"}
+	}
+	akp, err := o.accountKey(u.ProjectID)
+	if err != nil {
+		return IssuedUser{}, err
+	}
+	ukp, err := nkeys.CreateUser()
+	if err != nil {
+		return IssuedUser{}, err
+	}
+	upub, _ := ukp.PublicKey()
+	useed, _ := ukp.Seed()
+	uc := jwt.NewUserClaims(upub)
+	uc.Name = u.Name
+	uc.Pub.Allow.Add(u.PubAllow...)
+	uc.Pub.Deny.Add(u.PubDeny...)
+	uc.Sub.Allow.Add(u.SubAllow...)
+	uc.Sub.Deny.Add(u.SubDeny...)
+	if len(u.PubAllow) > 0 || len(u.PubDeny) > 0 {
+		// Restricting publish must not break request/reply for services:
+		// allow one reply to each request received (nats' allow-pub-response).
+		uc.Resp = &jwt.ResponsePermission{MaxMsgs: 1}
+	}
+	if !u.Expires.IsZero() {
+		uc.Expires = u.Expires.Unix()
+	}
+	token, err := uc.Encode(akp)
+	if err != nil {
+		return IssuedUser{}, fmt.Errorf("bus: sign user: %w", err)
+	}
+	creds, err := jwt.FormatUserConfig(token, useed)
+	if err != nil {
+		return IssuedUser{}, err
+	}
+	return IssuedUser{PublicKey: upub, JWT: token, Seed: string(useed), Creds: string(creds)}, nil
+}

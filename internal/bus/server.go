@@ -1,0 +1,378 @@
+package bus
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"context"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+)
+
+// ErrAccountNotFound is what an AccountSource returns for an unknown account.
+var ErrAccountNotFound = errors.New("bus: account not found")
+
+// AccountSource gives the server an account's current JWT.
+type AccountSource interface {
+	AccountJWT(accountPub string) (string, error) // ErrAccountNotFound when unknown
+}
+
+// AccountPublisher applies account changes to the data plane.
+type AccountPublisher interface {
+	// UpdateAccount applies a new JWT live if the account is loaded; no-op
+	// otherwise (it is fetched lazily from the Source).
+	UpdateAccount(pub, token string) error
+	// DeleteAccount closes the account's connections, deletes its JetStream
+	// data and makes it unusable.
+	DeleteAccount(pub string) error
+}
+
+// Config of the embedded server.
+type Config struct {
+	StoreDir         string   // JetStream store
+	Listen           string   // "host:port"; port 0 => random free port
+	WSListen         string   // same for websocket (no TLS); "" disables it
+	WSAllowedOrigins []string // empty = any origin (tokens are the auth)
+	MaxMemory        int64    // JetStream totals; 0 = nats-server's own sizing
+	MaxDisk          int64
+	Logger           *slog.Logger
+	Source           AccountSource
+}
+
+// Server is the embedded nats-server plus an in-process system connection.
+type Server struct {
+	ns       *server.Server
+	op       *Operator
+	storeDir string
+	sys      *nats.Conn
+	ws       bool
+	stop     sync.Once
+}
+
+var _ AccountPublisher = (*Server)(nil)
+
+// Start runs an embedded nats-server in operator mode with JetStream on.
+func Start(cfg Config, op *Operator) (*Server, error) {
+	if cfg.Source == nil {
+		return nil, errors.New("bus: Config.Source is required")
+	}
+	if cfg.StoreDir == "" {
+		return nil, errors.New("bus: Config.StoreDir is required")
+	}
+	host, port, err := splitListen(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("bus: listen %q: %w", cfg.Listen, err)
+	}
+	opClaims, err := jwt.DecodeOperatorClaims(op.JWT())
+	if err != nil {
+		return nil, err
+	}
+	opts := &server.Options{
+		ServerName:         "pocketbus",
+		Host:               host,
+		Port:               port,
+		TrustedOperators:   []*jwt.OperatorClaims{opClaims},
+		SystemAccount:      op.SystemAccountPublicKey(),
+		AccountResolver:    &resolver{src: cfg.Source, op: op},
+		JetStream:          true,
+		StoreDir:           cfg.StoreDir,
+		JetStreamMaxMemory: cfg.MaxMemory,
+		JetStreamMaxStore:  cfg.MaxDisk,
+		NoSigs:             true,
+		NoLog:              cfg.Logger == nil,
+		// Nothing else shares the port with us, but the HTTP monitor is off:
+		// stats go through the in-process API.
+		HTTPPort: 0,
+	}
+	if cfg.MaxMemory == 0 {
+		opts.JetStreamMaxMemory = -1
+	}
+	if cfg.MaxDisk == 0 {
+		opts.JetStreamMaxStore = -1
+	}
+	if cfg.WSListen != "" {
+		wh, wp, err := splitListen(cfg.WSListen)
+		if err != nil {
+			return nil, fmt.Errorf("bus: websocket listen %q: %w", cfg.WSListen, err)
+		}
+		opts.Websocket = server.WebsocketOpts{
+			Host:           wh,
+			Port:           wp,
+			NoTLS:          true,
+			AllowedOrigins: cfg.WSAllowedOrigins,
+		}
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("bus: nats-server: %w", err)
+	}
+	if cfg.Logger != nil {
+		debug := cfg.Logger.Enabled(context.Background(), slog.LevelDebug)
+		ns.SetLoggerV2(NewSlogLogger(cfg.Logger), debug, false, false)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("bus: nats-server did not become ready")
+	}
+	s := &Server{ns: ns, op: op, storeDir: cfg.StoreDir, ws: cfg.WSListen != ""}
+	ujwt, useed := op.systemUser()
+	s.sys, err = nats.Connect("",
+		nats.InProcessServer(ns),
+		nats.UserJWTAndSeed(ujwt, string(useed)),
+		nats.Name("pocketbus-system"),
+		nats.MaxReconnects(-1),
+	)
+	if err != nil {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("bus: system connection: %w", err)
+	}
+	return s, nil
+}
+
+// splitListen maps "host:port" to nats options; port 0 means a free port,
+// which nats-server spells RANDOM_PORT (its 0 means the default 4222).
+func splitListen(hp string) (string, int, error) {
+	host, ps, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", ps)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// WebsocketURL is "" when websocket is off.
+func (s *Server) WebsocketURL() string {
+	if !s.ws {
+		return ""
+	}
+	return s.ns.WebsocketURL()
+}
+
+// WebsocketAddr is the bound host:port of the websocket listener, for a
+// reverse proxy; "" when websocket is off.
+func (s *Server) WebsocketAddr() string {
+	u := s.WebsocketURL()
+	if u == "" {
+		return ""
+	}
+	return strings.TrimPrefix(u, "ws://")
+}
+
+// JetStreamTotals returns the server's effective JetStream totals, against
+// which project quotas must be admitted.
+func (s *Server) JetStreamTotals() (maxMemory, maxDisk int64) {
+	c := s.ns.JetStreamConfig()
+	if c == nil {
+		return 0, 0
+	}
+	return c.MaxMemory, c.MaxStore
+}
+
+func (s *Server) NATS() *server.Server { return s.ns }
+
+// Shutdown drains the system connection and stops the server; idempotent.
+func (s *Server) Shutdown() {
+	s.stop.Do(func() {
+		if s.sys != nil {
+			s.sys.Close()
+		}
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+	})
+}
+
+// IsLoaded reports whether the server currently holds the account in memory.
+func (s *Server) IsLoaded(pub string) bool {
+	// Accountz with an account name does not fetch, unlike LookupAccount.
+	_, err := s.ns.Accountz(&server.AccountzOptions{Account: pub})
+	return err == nil
+}
+
+// LoadedAccounts lists the project accounts currently loaded.
+func (s *Server) LoadedAccounts() []string {
+	az, err := s.ns.Accountz(nil)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range az.Accounts {
+		if a != s.op.SystemAccountPublicKey() && nkeys.IsValidPublicAccountKey(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// UpdateAccount pushes the JWT through $SYS.REQ.ACCOUNT.<pub>.CLAIMS.UPDATE:
+// the server applies it synchronously when the account is loaded (closing
+// revoked or excess connections before it answers) and skips it otherwise.
+func (s *Server) UpdateAccount(pub, token string) error {
+	ac, err := jwt.DecodeAccountClaims(token)
+	if err != nil {
+		return fmt.Errorf("bus: account jwt: %w", err)
+	}
+	if ac.Subject != pub {
+		return fmt.Errorf("bus: account jwt is for %s, not %s", ac.Subject, pub)
+	}
+	msg, err := s.sys.Request(fmt.Sprintf("$SYS.REQ.ACCOUNT.%s.CLAIMS.UPDATE", pub), []byte(token), 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("bus: push account claims: %w", err)
+	}
+	var resp server.ServerAPIClaimUpdateResponse
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return fmt.Errorf("bus: claims update response: %w", err)
+	}
+	if resp.Error != nil {
+		return fmt.Errorf("bus: claims update for %s: %s", pub, resp.Error.Description)
+	}
+	return nil
+}
+
+// DeleteAccount applies a tombstone JWT (which closes every connection,
+// revokes every user and stops the account's JetStream) and then removes the
+// account's JetStream directory.
+func (s *Server) DeleteAccount(pub string) error {
+	if !nkeys.IsValidPublicAccountKey(pub) || pub == s.op.SystemAccountPublicKey() {
+		return fmt.Errorf("bus: not a project account: %q", pub)
+	}
+	tomb, err := s.op.tombstoneJWT(pub)
+	if err != nil {
+		return err
+	}
+	if err := s.UpdateAccount(pub, tomb); err != nil {
+		return err
+	}
+	return s.removeJetStreamDir(pub)
+}
+
+func (s *Server) jsAccountDir(pub string) string {
+	return filepath.Join(s.storeDir, "jetstream", pub)
+}
+
+func (s *Server) removeJetStreamDir(pub string) error {
+	if err := os.RemoveAll(s.jsAccountDir(pub)); err != nil {
+		return fmt.Errorf("bus: remove jetstream data of %s: %w", pub, err)
+	}
+	return nil
+}
+
+// JetStreamAccountDirs lists account public keys with JetStream data on disk.
+func (s *Server) JetStreamAccountDirs() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(s.storeDir, "jetstream"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() && n != s.op.SystemAccountPublicKey() && nkeys.IsValidPublicAccountKey(n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// RemoveJetStreamData removes an orphan account's JetStream data. If the
+// account happens to be loaded it is deleted properly first, so no stream
+// keeps writing into a removed directory.
+func (s *Server) RemoveJetStreamData(pub string) error {
+	if !nkeys.IsValidPublicAccountKey(pub) || pub == s.op.SystemAccountPublicKey() {
+		return fmt.Errorf("bus: not a project account: %q", pub)
+	}
+	if s.IsLoaded(pub) {
+		return s.DeleteAccount(pub)
+	}
+	return s.removeJetStreamDir(pub)
+}
+
+// Stats of one account on this server.
+type Stats struct {
+	Connections                        int
+	InMsgs, OutMsgs, InBytes, OutBytes int64
+	JetStream                          struct {
+		Memory, Storage    uint64
+		Streams, Consumers int
+	}
+}
+
+// AccountStats returns zeros for an account that is not loaded.
+func (s *Server) AccountStats(pub string) (Stats, error) {
+	var st Stats
+	if !s.IsLoaded(pub) {
+		return st, nil
+	}
+	az, err := s.ns.AccountStatz(&server.AccountStatzOptions{Accounts: []string{pub}, IncludeUnused: true})
+	if err != nil {
+		return st, err
+	}
+	for _, a := range az.Accounts {
+		if a.Account != pub {
+			continue
+		}
+		st.Connections = a.Conns
+		// Received is what clients sent into the server.
+		st.InMsgs, st.InBytes = a.Received.Msgs, a.Received.Bytes
+		st.OutMsgs, st.OutBytes = a.Sent.Msgs, a.Sent.Bytes
+	}
+	acc, err := s.ns.LookupAccount(pub)
+	if err != nil {
+		return st, nil
+	}
+	u := acc.JetStreamUsage()
+	st.JetStream.Memory, st.JetStream.Storage = u.Memory, u.Store
+	st.JetStream.Streams, st.JetStream.Consumers = u.Streams, u.Consumers
+	return st, nil
+}
+
+// resolver serves account JWTs from the Source (the projects table) and the
+// system account from the operator. It is read-only and does not track
+// updates, so nats-server subscribes to claim updates itself and applies them
+// to loaded accounts only.
+type resolver struct {
+	src AccountSource
+	op  *Operator
+}
+
+func (r *resolver) Fetch(pub string) (string, error) {
+	if pub == r.op.SystemAccountPublicKey() {
+		return r.op.SystemAccountJWT(), nil
+	}
+	t, err := r.src.AccountJWT(pub)
+	if errors.Is(err, ErrAccountNotFound) {
+		return "", server.ErrMissingAccount
+	}
+	return t, err
+}
+func (r *resolver) Store(string, string) error {
+	return errors.New("bus: account resolver is read-only; the database is the source of truth")
+}
+func (r *resolver) IsReadOnly() bool           { return true }
+func (r *resolver) Start(*server.Server) error { return nil }
+func (r *resolver) IsTrackingUpdate() bool     { return false }
+func (r *resolver) Reload() error              { return nil }
+func (r *resolver) Close()                     {}
