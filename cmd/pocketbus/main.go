@@ -1,16 +1,15 @@
+// Command pocketbus is PocketBase and nats-server in one binary: users,
+// groups and projects in PocketBase, one NATS account per project.
 package main
 
 import (
 	"log"
 
-	"github.com/pocketbase/pocketbase"
-	_ "github.com/nats-io/nats-server/v2/server"
-	_ "github.com/nats-io/nats.go"
+	"github.com/pocketbus/pocketbus/internal/pb"
 )
 
 func main() {
-	app := pocketbase.New()
-	if err := app.Start(); err != nil {
+	if err := pb.New().Start(); err != nil {
 		log.Fatal(err)
 	}
 }

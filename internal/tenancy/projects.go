@@ -1,0 +1,259 @@
+package tenancy
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/security"
+
+	"github.com/pocketbus/pocketbus/internal/bus"
+)
+
+// LimitFields are the project fields only superusers set; members read them.
+var LimitFields = []string{"max_connections", "max_payload", "js_max_memory", "js_max_disk", "js_max_streams", "js_max_consumers"}
+
+// serverSetProjectFields are written by the server alone.
+var serverSetProjectFields = []string{"account", "account_jwt", "revocations"}
+
+// DefaultLimits are what a new project gets unless a superuser says otherwise:
+// small enough that many projects fit in one server's JetStream totals,
+// large enough to use streams, KV and object stores at once.
+var DefaultLimits = bus.Limits{
+	MaxConnections: 1000,
+	MaxPayload:     1 << 20,
+	JSMaxMemory:    16 << 20,
+	JSMaxDisk:      256 << 20,
+	JSMaxStreams:   100,
+	JSMaxConsumers: 1000,
+}
+
+// OnProjectCreateRequest applies the defaults for limits the request did not
+// set, and refuses limits or server-set fields from anyone but a superuser.
+func (t *Tenancy) OnProjectCreateRequest(e *core.RecordRequestEvent) error {
+	info, err := e.RequestInfo()
+	if err != nil {
+		return err
+	}
+	superuser := e.HasSuperuserAuth()
+	for _, f := range serverSetProjectFields {
+		if _, sent := info.Body[f]; sent {
+			return fieldError(f, "read_only", f+" is set by the server")
+		}
+	}
+	defaults := limitsMap(t.Defaults)
+	for _, f := range LimitFields {
+		if _, sent := info.Body[f]; sent && !superuser {
+			return fieldError(f, "superuser_only", f+" is set by superusers only")
+		}
+		if _, sent := info.Body[f]; !sent {
+			e.Record.Set(f, defaults[f])
+		}
+	}
+	if e.Record.GetBool("disabled") && !superuser {
+		group, err := e.App.FindRecordById(Groups, e.Record.GetString("group"))
+		if err != nil || group.GetString("owner") != e.Auth.Id {
+			return fieldError("disabled", "owner_only", "only the group owner disables a project")
+		}
+	}
+	return e.Next()
+}
+
+// OnProjectUpdateRequest: members rename and describe; the group owner also
+// sets disabled; superusers also set limits; nobody moves a project.
+func (t *Tenancy) OnProjectUpdateRequest(e *core.RecordRequestEvent) error {
+	changed := func(f string) bool { return !sameValue(e.Record.Get(f), e.Record.Original().Get(f)) }
+	if changed("group") {
+		return fieldError("group", "read_only", "a project cannot move to another group")
+	}
+	for _, f := range serverSetProjectFields {
+		if changed(f) {
+			return fieldError(f, "read_only", f+" is set by the server")
+		}
+	}
+	if e.HasSuperuserAuth() {
+		return e.Next()
+	}
+	for _, f := range LimitFields {
+		if changed(f) {
+			return fieldError(f, "superuser_only", f+" is set by superusers only")
+		}
+	}
+	if changed("disabled") {
+		group, err := e.App.FindRecordById(Groups, e.Record.GetString("group"))
+		if err != nil || group.GetString("owner") != e.Auth.Id {
+			return forbidden("only the group owner enables or disables a project")
+		}
+	}
+	return e.Next()
+}
+
+// OnProjectSave runs on every create and update of a project, however it is
+// saved: it admits JetStream quotas against the server's totals and writes
+// the project's account (derived key + signed JWT) into the same row, inside
+// one transaction. The row is what the NATS resolver reads, so when the
+// create returns the account already exists.
+func (t *Tenancy) OnProjectSave(e *core.RecordEvent) error {
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		if e.Record.Id == "" {
+			// The account key is derived from the id, so the id is fixed first.
+			e.Record.Id = security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789")
+		}
+		if err := t.admitQuota(tx, e.Record); err != nil {
+			return err
+		}
+		if err := t.signAccount(e.Record); err != nil {
+			return err
+		}
+		return e.Next()
+	})
+}
+
+// OnProjectUpdated pushes the new account JWT to the data plane (limits,
+// disabled, revocations apply live). It runs after the commit.
+func (t *Tenancy) OnProjectUpdated(e *core.RecordEvent) error {
+	if p, _ := t.dataPlane(); p != nil {
+		if err := p.UpdateAccount(e.Record.GetString("account"), e.Record.GetString("account_jwt")); err != nil {
+			e.App.Logger().Error("pushing account update", "project", e.Record.Id, "error", err)
+		}
+	}
+	return e.Next()
+}
+
+// OnProjectDeleted closes the account's connections and removes its
+// JetStream data, after the delete committed. Should this fail or the
+// process die first, start-up reconciliation removes the orphan.
+func (t *Tenancy) OnProjectDeleted(e *core.RecordEvent) error {
+	if p, _ := t.dataPlane(); p != nil {
+		if err := p.DeleteAccount(e.Record.GetString("account")); err != nil {
+			e.App.Logger().Error("deleting account", "project", e.Record.Id, "error", err)
+		}
+	}
+	return e.Next()
+}
+
+// ProjectLimits reads a project's limits.
+func ProjectLimits(p *core.Record) bus.Limits {
+	return bus.Limits{
+		MaxConnections: int64(p.GetInt("max_connections")),
+		MaxPayload:     int64(p.GetInt("max_payload")),
+		JSMaxMemory:    int64(p.GetInt("js_max_memory")),
+		JSMaxDisk:      int64(p.GetInt("js_max_disk")),
+		JSMaxStreams:   int64(p.GetInt("js_max_streams")),
+		JSMaxConsumers: int64(p.GetInt("js_max_consumers")),
+	}
+}
+
+func limitsMap(l bus.Limits) map[string]int64 {
+	return map[string]int64{
+		"max_connections":  l.MaxConnections,
+		"max_payload":      l.MaxPayload,
+		"js_max_memory":    l.JSMaxMemory,
+		"js_max_disk":      l.JSMaxDisk,
+		"js_max_streams":   l.JSMaxStreams,
+		"js_max_consumers": l.JSMaxConsumers,
+	}
+}
+
+// revocation is one revoked user key of a project. Expires (unix seconds, 0
+// = never) lets the entry be dropped once the credential could not connect
+// anyway, so the account JWT does not grow without bound.
+type revocation struct {
+	At      int64 `json:"at"`
+	Expires int64 `json:"expires,omitempty"`
+}
+
+func projectRevocations(p *core.Record) (map[string]revocation, error) {
+	revs := map[string]revocation{}
+	raw := p.GetString("revocations")
+	if raw == "" || raw == "null" {
+		return revs, nil
+	}
+	if err := json.Unmarshal([]byte(raw), &revs); err != nil {
+		return nil, fmt.Errorf("project %s revocations: %w", p.Id, err)
+	}
+	return revs, nil
+}
+
+// signAccount derives the project's account and signs its JWT from the
+// record's limits, state and revocations, dropping revocations of keys that
+// have expired anyway.
+func (t *Tenancy) signAccount(p *core.Record) error {
+	revs, err := projectRevocations(p)
+	if err != nil {
+		return err
+	}
+	now := time.Now().Unix()
+	account := bus.Account{
+		ProjectID:   p.Id,
+		Limits:      ProjectLimits(p),
+		Disabled:    p.GetBool("disabled"),
+		Revocations: make(map[string]time.Time, len(revs)),
+	}
+	for key, r := range revs {
+		if r.Expires != 0 && r.Expires < now {
+			delete(revs, key)
+			continue
+		}
+		account.Revocations[key] = time.Unix(r.At, 0)
+	}
+	pub, token, err := t.Operator.AccountJWT(account)
+	if err != nil {
+		return fmt.Errorf("signing account of project %s: %w", p.Id, err)
+	}
+	p.Set("revocations", revs)
+	p.Set("account", pub)
+	p.Set("account_jwt", token)
+	return nil
+}
+
+// admitQuota refuses JetStream reservations the server cannot hold: the sum
+// of every project's memory and disk quota must fit the server's totals.
+// nats-server would otherwise refuse JetStream for the account silently, at
+// its first connection.
+func (t *Tenancy) admitQuota(tx core.App, p *core.Record) error {
+	_, totals := t.dataPlane()
+	if totals == nil {
+		return nil
+	}
+	maxMemory, maxDisk := totals()
+	var sum struct {
+		Memory int64 `db:"memory"`
+		Disk   int64 `db:"disk"`
+	}
+	err := tx.DB().NewQuery(`
+		SELECT COALESCE(SUM(MAX(js_max_memory, 0)), 0) AS memory,
+		       COALESCE(SUM(MAX(js_max_disk, 0)), 0) AS disk
+		FROM projects WHERE id != {:id}`).Bind(dbx.Params{"id": p.Id}).One(&sum)
+	if err != nil {
+		return err
+	}
+	limits := ProjectLimits(p)
+	if limits.JSMaxMemory > 0 && sum.Memory+limits.JSMaxMemory > maxMemory {
+		return fieldError("js_max_memory", "over_capacity", fmt.Sprintf(
+			"the server cannot admit %d bytes of JetStream memory: %d of its %d are reserved by other projects",
+			limits.JSMaxMemory, sum.Memory, maxMemory))
+	}
+	if limits.JSMaxDisk > 0 && sum.Disk+limits.JSMaxDisk > maxDisk {
+		return fieldError("js_max_disk", "over_capacity", fmt.Sprintf(
+			"the server cannot admit %d bytes of JetStream disk: %d of its %d are reserved by other projects",
+			limits.JSMaxDisk, sum.Disk, maxDisk))
+	}
+	return nil
+}
+
+// ProjectForMember loads a project the signed-in user may see: a project in
+// another tenant's group is "not found", never "forbidden", so ids leak nothing.
+func ProjectForMember(e *core.RequestEvent, id string) (*core.Record, error) {
+	p, err := e.App.FindRecordById(Projects, id)
+	if err != nil {
+		return nil, notFound("project not found")
+	}
+	if e.HasSuperuserAuth() || IsMember(authUser(e), p.GetString("group")) {
+		return p, nil
+	}
+	return nil, notFound("project not found")
+}
