@@ -310,7 +310,7 @@ func (o *Operator) AccountJWT(a Account) (pub, token string, err error) {
 		ac.Limits.LeafNodeConn = 0
 	}
 	for k, t := range a.Revocations {
-		ac.Revocations.Revoke(k, t)
+		ac.RevokeAt(k, t)
 	}
 	token, err = ac.Encode(o.opKP)
 	if err != nil {
@@ -326,7 +326,7 @@ func (o *Operator) tombstoneJWT(pub string) (string, error) {
 	ac.Name = "deleted"
 	ac.Limits.Conn = 0
 	ac.Limits.LeafNodeConn = 0
-	ac.Revocations.Revoke(jwt.All, time.Now().Add(time.Hour))
+	ac.RevokeAt(jwt.All, time.Now().Add(time.Hour))
 	return ac.Encode(o.opKP)
 }
 

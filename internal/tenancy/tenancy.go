@@ -84,4 +84,3 @@ func authUser(e *core.RequestEvent) *core.Record {
 	}
 	return e.Auth
 }
-
