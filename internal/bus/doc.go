@@ -14,9 +14,20 @@
 //     whose SubAllow is restricted must list its inbox ("_INBOX.>" or a
 //     custom inbox prefix) itself: adding "_INBOX.>" silently would let the
 //     credential read every other requester's replies in the project.
-//   - Added: Server.LoadedAccounts, Server.IsLoaded, Server.Publisher-style
-//     helpers are methods on *Server (it implements AccountPublisher),
-//     Operator.SystemUserCreds returns the .creds text.
+//   - Added: NewSlogLogger (the server.Logger adapter), Server.IsLoaded,
+//     Server.LoadedAccounts, ErrWrongEncryptionKey.
+//   - IssueUser rejects an Expires that is not in the future (FieldError
+//     "expires") besides bad subjects (FieldError "pub_allow" etc.).
+//
+// Things callers must know:
+//   - nats-server loads every account that has JetStream data on disk at
+//     start (to recover its streams), so Start calls AccountSource once per
+//     such account; accounts without JetStream data stay lazy.
+//   - JetStream reservations are only checked against loaded accounts. An
+//     account whose memory/disk reservation does not fit the server totals
+//     loads without JetStream (clients get "no responders" on $JS.API) and
+//     UpdateAccount still succeeds: admit quotas against JetStreamTotals
+//     before signing.
 //
 // How account states are realised:
 //   - Disabled: the account JWT gets Limits.Conn = 0 (and leaf = 0).

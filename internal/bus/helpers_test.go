@@ -43,7 +43,7 @@ func (s *mapSource) del(pub string) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	op    *Operator
 	src   *mapSource
 	srv   *Server
@@ -65,7 +65,7 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, src: &mapSource{m: map[string]string{}}, opDir: t.TempDir()}
 	op, err := LoadOrCreateOperator(e.opDir, "")
