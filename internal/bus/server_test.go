@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,7 +161,16 @@ func TestIsolation(t *testing.T) {
 	if got := names(t, sl.Name(), sl.Err); len(got) != 3 {
 		t.Fatalf("B's streams: %v", got)
 	}
-	_ = pubA
+
+	// Even a genuine operator-signed JWT sent by a project user to the
+	// system's claims subject goes nowhere: it stays in the user's account.
+	_, disabledA, _ := e.op.AccountJWT(Account{ProjectID: "a", Limits: defaultTestLimits, Disabled: true})
+	if _, err := ncB.Request("$SYS.REQ.ACCOUNT."+pubA+".CLAIMS.UPDATE", []byte(disabledA), 300*time.Millisecond); err == nil {
+		t.Fatal("a project user reached the system claims handler")
+	}
+	if err := ncA.Flush(); err != nil || !ncA.IsConnected() {
+		t.Fatalf("A was disabled from B: %v", err)
+	}
 }
 
 func must(s string, err error) string {
@@ -540,4 +551,33 @@ func lastMsg(c context.Context, js jetstream.JetStream, stream, subj string) (*j
 		return nil, err
 	}
 	return st.GetLastMsgForSubject(c, subj)
+}
+
+func TestLoggerAdapter(t *testing.T) {
+	var buf syncBuffer
+	e := newEnv(t)
+	e.srv.Shutdown()
+	e.cfg.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e.start()
+	out := buf.String()
+	if !strings.Contains(out, "level=INFO") || !strings.Contains(out, "Starting nats-server") || strings.Contains(out, "level=DEBUG") {
+		t.Fatalf("log output:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
