@@ -1,0 +1,44 @@
+// Helpers for issuing credentials (unit-tested in tests/creds.test.js).
+
+export const EXPIRY_CHOICES = [
+  ['never', 'Never'],
+  ['1d', '1 day'],
+  ['7d', '7 days'],
+  ['30d', '30 days'],
+  ['90d', '90 days'],
+  ['365d', '1 year'],
+  ['custom', 'Custom date…'],
+]
+
+/** RFC 3339 (second precision, UTC) for an expiry choice, '' for never; throws on bad custom. */
+export function expiryFromChoice(choice, custom, now = Date.now()) {
+  if (!choice || choice === 'never') return ''
+  let t
+  if (choice === 'custom') {
+    t = Date.parse(custom)
+    if (!custom || Number.isNaN(t)) throw new Error('Pick a date and time.')
+  } else {
+    const m = /^(\d+)d$/.exec(choice)
+    if (!m) throw new Error('Unknown expiry.')
+    t = now + Number(m[1]) * 86400_000
+  }
+  if (t <= now) throw new Error('The expiry must be in the future.')
+  return new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+/** A safe file name for a credential's .creds file. */
+export function credsFileName(projectName, credName) {
+  const slug = (s) => String(s ?? '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '')
+  const base = [slug(projectName), slug(credName)].filter(Boolean).join('-') || 'pocketbus'
+  return `${base}.creds`
+}
+
+/** Status of a credential record: 'revoked' | 'expired' | 'active'. */
+export function credentialStatus(c, now = Date.now()) {
+  if (c.revoked) return 'revoked'
+  if (c.expires) {
+    const t = Date.parse(String(c.expires).replace(' ', 'T'))
+    if (!Number.isNaN(t) && t <= now) return 'expired'
+  }
+  return 'active'
+}

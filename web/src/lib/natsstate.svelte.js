@@ -1,0 +1,12 @@
+// Connection state shown in the footer; kept apart from the NATS client code
+// so the first page does not load the NATS libraries.
+export const natsState = $state({
+  project: null, // project id this connection belongs to
+  status: 'idle', // idle | connecting | connected | reconnecting | disconnected | error
+  error: '',
+  server: '',
+  expires: null,
+  nc: null,
+  version: 0, // bumps whenever nc changes, so views can re-run
+})
+
