@@ -92,7 +92,9 @@ func up(app core.App) error {
 	projects.AddIndex("idx_projects_account", true, "account", "account != ''")
 	projects.ListRule = types.Pointer(ruleProjectMember)
 	projects.ViewRule = types.Pointer(ruleProjectMember)
-	projects.CreateRule = types.Pointer(ruleProjectMember)
+	// Membership of the target group is checked by a hook, so that a wrong
+	// group gets a 400 naming the field rather than a bare rule failure.
+	projects.CreateRule = types.Pointer(ruleSignedIn)
 	projects.UpdateRule = types.Pointer(ruleProjectMember)
 	projects.DeleteRule = types.Pointer(ruleProjectOwner)
 	if err := app.Save(projects); err != nil {

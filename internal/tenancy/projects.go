@@ -38,6 +38,10 @@ func (t *Tenancy) OnProjectCreateRequest(e *core.RecordRequestEvent) error {
 		return err
 	}
 	superuser := e.HasSuperuserAuth()
+	if !superuser && !IsMember(authUser(e.RequestEvent), e.Record.GetString("group")) {
+		// The same answer whether the group exists or not.
+		return fieldError("group", "not_member", "you are not a member of that group")
+	}
 	for _, f := range serverSetProjectFields {
 		if _, sent := info.Body[f]; sent {
 			return fieldError(f, "read_only", f+" is set by the server")

@@ -1,0 +1,388 @@
+package pb_test
+
+// The tests in this package run the real pocketbus binary on free ports and
+// talk to it as users do: PocketBase's REST API over HTTP and NATS with
+// nats.go and issued credentials.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+var (
+	binPath string
+
+	sharedOnce sync.Once
+	sharedInst *instance
+	sharedErr  error
+)
+
+const (
+	superEmail = "admin@pocketbus.test"
+	superPass  = "superpass123"
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pocketbus-bin")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "pocketbus")
+	build := exec.Command("go", "build", "-o", binPath, "github.com/pocketbus/pocketbus/cmd/pocketbus")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building pocketbus:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if sharedInst != nil {
+		sharedInst.stop()
+		os.RemoveAll(sharedInst.dir)
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// instance is one running `pocketbus serve`.
+type instance struct {
+	dir     string
+	args    []string
+	URL     string
+	NATSURL string
+	WSURL   string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+}
+
+// shared is one server for the tests that do not restart it; each test
+// signs up its own users, so tests cannot see each other's tenants.
+func shared(t *testing.T) *instance {
+	t.Helper()
+	sharedOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pocketbus-shared")
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		sharedInst, sharedErr = launch(dir, "--nats-max-memory", "2G", "--nats-max-disk", "20G")
+	})
+	if sharedErr != nil {
+		t.Fatalf("starting shared server: %v", sharedErr)
+	}
+	return sharedInst
+}
+
+// startInstance runs a server of the test's own on dir (a fresh one when "").
+func startInstance(t *testing.T, dir string, extra ...string) *instance {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	inst, err := launch(dir, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(inst.stop)
+	return inst
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func launch(dir string, extra ...string) (*instance, error) {
+	up := exec.Command(binPath, "superuser", "upsert", superEmail, superPass, "--dir", dir)
+	if out, err := up.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("superuser upsert: %v: %s", err, out)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	inst := &instance{
+		dir:     dir,
+		URL:     fmt.Sprintf("http://127.0.0.1:%d", port),
+		logPath: filepath.Join(dir, fmt.Sprintf("serve-%d.log", time.Now().UnixNano())),
+		args: append([]string{"serve", "--dir", dir, "--http", fmt.Sprintf("127.0.0.1:%d", port),
+			"--nats-listen", "127.0.0.1:0", "--nats-ws-listen", "127.0.0.1:0"}, extra...),
+	}
+	return inst, inst.start()
+}
+
+func (i *instance) start() error {
+	logf, err := os.Create(i.logPath)
+	if err != nil {
+		return err
+	}
+	i.cmd = exec.Command(binPath, i.args...)
+	i.cmd.Stdout, i.cmd.Stderr = logf, logf
+	if err := i.cmd.Start(); err != nil {
+		return err
+	}
+	i.done = make(chan struct{})
+	go func() { i.cmd.Wait(); logf.Close(); close(i.done) }()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-i.done:
+			return fmt.Errorf("pocketbus exited early: %s", i.logs())
+		default:
+		}
+		resp, err := http.Get(i.URL + "/api/pocketbus/info")
+		if err == nil {
+			var raw map[string]any
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && json.Unmarshal(b, &raw) == nil {
+				i.NATSURL = raw["nats"].(map[string]any)["url"].(string)
+				i.WSURL = raw["nats"].(map[string]any)["ws_url"].(string)
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("pocketbus did not become ready: %s", i.logs())
+}
+
+func (i *instance) logs() string {
+	b, _ := os.ReadFile(i.logPath)
+	return string(b)
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (i *instance) stop() {
+	if i.cmd == nil || i.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-i.done:
+		return
+	default:
+	}
+	i.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-i.done:
+	case <-time.After(15 * time.Second):
+		i.cmd.Process.Kill()
+		<-i.done
+	}
+}
+
+// kill is a crash: SIGKILL, no cleanup.
+func (i *instance) kill() {
+	i.cmd.Process.Kill()
+	<-i.done
+}
+
+// client is an HTTP client signed in as one user (or a superuser, or nobody).
+type client struct {
+	t     *testing.T
+	inst  *instance
+	token string
+	ID    string
+	Email string
+	// MyGroup is the user's personal group.
+	MyGroup string
+}
+
+func anonymous(t *testing.T, inst *instance) *client { return &client{t: t, inst: inst} }
+
+func superuser(t *testing.T, inst *instance) *client {
+	t.Helper()
+	c := anonymous(t, inst)
+	st, body := c.do("POST", "/api/collections/_superusers/auth-with-password", map[string]any{"identity": superEmail, "password": superPass})
+	if st != 200 {
+		t.Fatalf("superuser auth: %d %v", st, body)
+	}
+	c.token = body["token"].(string)
+	return c
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// signUp creates a user through the public sign-up and signs them in.
+func signUp(t *testing.T, inst *instance, name string) *client {
+	t.Helper()
+	c := anonymous(t, inst)
+	c.Email = fmt.Sprintf("%s-%s@pocketbus.test", strings.ToLower(name), randomHex(4))
+	st, body := c.do("POST", "/api/collections/users/records", map[string]any{
+		"email": c.Email, "password": "password123", "passwordConfirm": "password123", "name": name,
+	})
+	if st != 200 {
+		t.Fatalf("sign up %s: %d %v", name, st, body)
+	}
+	st, body = c.do("POST", "/api/collections/users/auth-with-password", map[string]any{"identity": c.Email, "password": "password123"})
+	if st != 200 {
+		t.Fatalf("sign in %s: %d %v", name, st, body)
+	}
+	c.token = body["token"].(string)
+	rec := body["record"].(map[string]any)
+	c.ID = rec["id"].(string)
+	c.MyGroup, _ = rec["mygroup"].(string)
+	return c
+}
+
+// do sends a JSON request; body may be a value to marshal, a string sent
+// raw, or nil. It returns the status and the decoded object (or nil).
+func (c *client) do(method, path string, body any) (int, map[string]any) {
+	c.t.Helper()
+	st, raw := c.doRaw(method, path, body)
+	var out map[string]any
+	if len(raw) > 0 {
+		json.Unmarshal(raw, &out)
+	}
+	return st, out
+}
+
+func (c *client) doRaw(method, path string, body any) (int, []byte) {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.inst.URL+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+// must asserts the status of a request and returns its body.
+func (c *client) must(want int, method, path string, body any) map[string]any {
+	c.t.Helper()
+	st, out := c.do(method, path, body)
+	if st != want {
+		c.t.Fatalf("%s %s: status %d, want %d: %v", method, path, st, want, out)
+	}
+	return out
+}
+
+// fieldErr asserts a 400 whose data names field.
+func (c *client) fieldErr(field, method, path string, body any) map[string]any {
+	c.t.Helper()
+	out := c.must(400, method, path, body)
+	data, _ := out["data"].(map[string]any)
+	if _, ok := data[field]; !ok {
+		c.t.Fatalf("%s %s: 400 without field %q in data: %v", method, path, field, out)
+	}
+	return out
+}
+
+func (c *client) list(collection, filter string) []map[string]any {
+	c.t.Helper()
+	path := "/api/collections/" + collection + "/records?perPage=500"
+	if filter != "" {
+		path += "&filter=" + url.QueryEscape(filter)
+	}
+	out := c.must(200, "GET", path, nil)
+	items, _ := out["items"].([]any)
+	recs := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		recs = append(recs, it.(map[string]any))
+	}
+	return recs
+}
+
+func (c *client) createGroup(name string) string {
+	c.t.Helper()
+	return c.must(200, "POST", "/api/collections/groups/records", map[string]any{"name": name})["id"].(string)
+}
+
+func (c *client) createProject(group, name string) map[string]any {
+	c.t.Helper()
+	return c.must(200, "POST", "/api/collections/projects/records", map[string]any{"name": name, "group": group})
+}
+
+// issue creates a credential and returns the route's response.
+func (c *client) issue(project string, body map[string]any) map[string]any {
+	c.t.Helper()
+	if body == nil {
+		body = map[string]any{}
+	}
+	if _, ok := body["name"]; !ok {
+		body["name"] = "test-" + randomHex(3)
+	}
+	return c.must(200, "POST", "/api/pocketbus/projects/"+project+"/credentials", body)
+}
+
+// connect opens a NATS connection with an issued credential's .creds text.
+func connect(t *testing.T, url string, cred map[string]any, opts ...nats.Option) (*nats.Conn, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "user.creds")
+	if err := os.WriteFile(path, []byte(cred["creds"].(string)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts = append([]nats.Option{nats.UserCredentials(path), nats.NoReconnect(), nats.Timeout(5 * time.Second)}, opts...)
+	return nats.Connect(url, opts...)
+}
+
+func mustConnect(t *testing.T, url string, cred map[string]any, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := connect(t, url, cred, opts...)
+	if err != nil {
+		t.Fatalf("connect with issued credential: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
