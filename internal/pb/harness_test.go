@@ -374,7 +374,6 @@ func mustConnect(t *testing.T, url string, cred map[string]any, opts ...nats.Opt
 	return nc
 }
 
-
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
