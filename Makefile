@@ -11,6 +11,7 @@ test-go:
 
 # Browser and unit tests of the web app (installs npm packages and chromium).
 test-web:
+	cd web && npm ci --no-audit --no-fund && npm run test-all
 
 # Rebuild the embedded web app into web/dist (commit the result).
 web:

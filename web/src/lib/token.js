@@ -40,7 +40,7 @@ export function parseExpiry(v) {
  * next fetch before it expires; retries with backoff on errors.
  */
 export class TokenRenewer {
-  constructor({ fetchToken, onToken, onError = () => {}, now = () => Date.now(), setTimer = setTimeout, clearTimer = clearTimeout }) {
+  constructor({ fetchToken, onToken, onError = () => {}, now = () => Date.now(), setTimer = (f, ms) => setTimeout(f, ms), clearTimer = (t) => clearTimeout(t) }) {
     Object.assign(this, { fetchToken, onToken, onError, now, setTimer, clearTimer })
     this.timer = null
     this.stopped = true

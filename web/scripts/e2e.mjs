@@ -1,0 +1,459 @@
+#!/usr/bin/env node
+// Browser end-to-end test of the Pocketbus web app against a real server.
+//
+// Builds the web app and the Go binary, starts `pocketbus serve` on free ports
+// with a temporary data dir, drives Debian's chromium with playwright-core and
+// a Node NATS client, saves screenshots under docs/screenshots/, prints the
+// page weight and the group page's time to first render, and ends with
+// "N passed, N failed".
+import { spawn, execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve, dirname, basename } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createServer } from 'node:net'
+import { gzipSync } from 'node:zlib'
+
+const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const ROOT = resolve(WEB, '..')
+const SHOTS = join(ROOT, 'docs', 'screenshots')
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
+const CHROME_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+const DESKTOP = { width: 1280, height: 800 }
+const PHONE = { width: 390, height: 844 }
+const T = 15_000
+
+// ---------------------------------------------------------------- helpers
+const log = (...a) => console.log(...a)
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+function ensureChromium() {
+  if (existsSync(CHROMIUM)) return
+  log(`chromium not found at ${CHROMIUM}; installing it with apt-get`)
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0
+  const run = (args) => execFileSync(asRoot ? args[0] : 'sudo', asRoot ? args.slice(1) : args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  run(['apt-get', 'update'])
+  run(['apt-get', 'install', '-y', 'chromium'])
+  if (!existsSync(CHROMIUM)) throw new Error(`chromium still missing at ${CHROMIUM}`)
+}
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => res(port))
+    })
+    s.on('error', rej)
+  })
+}
+
+async function waitFor(fn, { timeout = T, interval = 100, what = 'condition' } = {}) {
+  const end = Date.now() + timeout
+  let last
+  while (Date.now() < end) {
+    try {
+      const v = await fn()
+      if (v) return v
+    } catch (e) {
+      last = e
+    }
+    await sleep(interval)
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`)
+}
+
+// tiny step runner: a failed step fails, later steps that need it are skipped
+const results = []
+let broken = null
+async function step(name, fn, { needs = true } = {}) {
+  if (broken && needs) {
+    results.push({ name, status: 'skipped' })
+    log(`  - SKIP ${name} (after: ${broken})`)
+    return
+  }
+  const t0 = Date.now()
+  try {
+    await fn()
+    results.push({ name, status: 'passed' })
+    log(`  ✓ ${name} (${Date.now() - t0} ms)`)
+  } catch (e) {
+    results.push({ name, status: 'failed', error: e })
+    log(`  ✗ ${name}\n      ${String(e?.stack || e).split('\n').slice(0, 4).join('\n      ')}`)
+    if (needs) broken = name
+    if (page) {
+      mkdirSync(join(WEB, 'test-results'), { recursive: true })
+      await page.screenshot({ path: join(WEB, 'test-results', `fail-${results.length}.png`) }).catch(() => {})
+    }
+  }
+}
+
+// ---------------------------------------------------------------- setup
+let server, browser, page, tmp
+const cleanup = []
+async function main() {
+  ensureChromium()
+  tmp = mkdtempSync(join(tmpdir(), 'pocketbus-e2e-'))
+  mkdirSync(SHOTS, { recursive: true })
+
+  log('building web app (npm run build)…')
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: WEB, stdio: ['ignore', 'ignore', 'inherit'] })
+  log('building pocketbus (go build ./cmd/pocketbus)…')
+  const bin = join(tmp, 'pocketbus')
+  execFileSync('go', ['build', '-o', bin, './cmd/pocketbus'], { cwd: ROOT, stdio: 'inherit' })
+
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const serverLog = []
+  server = spawn(bin, ['serve', '--http', `127.0.0.1:${port}`, '--dir', join(tmp, 'pb_data'), '--nats-listen', '127.0.0.1:0', '--nats-ws-listen', '127.0.0.1:0'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] })
+  server.stdout.on('data', (d) => serverLog.push(String(d)))
+  server.stderr.on('data', (d) => serverLog.push(String(d)))
+  cleanup.push(() => server.exitCode === null && server.kill('SIGTERM'))
+  const info = await waitFor(async () => {
+    if (server.exitCode !== null) throw new Error(`server exited: ${serverLog.join('')}`)
+    const r = await fetch(`${base}/api/pocketbus/info`)
+    return r.ok ? r.json() : null
+  }, { timeout: 60_000, what: 'pocketbus serve' })
+  log(`server ${info.version} at ${base}, NATS ${info.nats?.url}`)
+
+  const { chromium } = await import('playwright-core')
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROME_FLAGS })
+  cleanup.push(() => browser.close())
+
+  await run(base, info)
+  if (process.env.E2E_SERVER_LOG) log(serverLog.join(''))
+}
+
+// ---------------------------------------------------------------- the test
+async function run(base, info) {
+  const nats = await import('@nats-io/transport-node')
+  const { Kvm } = await import('@nats-io/kv')
+  const { Objm } = await import('@nats-io/obj')
+
+  const ctxA = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true })
+  page = await ctxA.newPage()
+  const consoleErrors = []
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()))
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`))
+  const shot = async (name, p = page) => p.screenshot({ path: join(SHOTS, `${name}.png`) })
+  const stamp = Date.now().toString(36)
+  const userA = { name: 'Ada Lovelace', email: `ada-${stamp}@example.com`, password: 'correct horse 1' }
+  const userB = { name: 'Bob Other', email: `bob-${stamp}@example.com`, password: 'battery staple 2' }
+  const s = {} // shared state between steps
+  const url = () => new URL(page.url()).pathname
+
+  log('\nE2E steps:')
+  await step('unauthenticated visit goes to sign-in and keeps where it was going', async () => {
+    await page.goto(`${base}/new-group`)
+    await page.getByRole('heading', { name: 'Sign in to Pocketbus' }).waitFor({ timeout: T })
+    if (!page.url().includes('/signin?next=%2Fnew-group')) throw new Error(`url ${page.url()}`)
+    await shot('signin-desktop')
+  })
+
+  await step('sign up → personal group shown', async () => {
+    await page.goto(`${base}/signup`)
+    await page.getByLabel('Name').fill(userA.name)
+    await page.getByLabel('Email address').fill(userA.email)
+    await page.getByLabel('Password', { exact: true }).fill(userA.password)
+    await page.getByLabel('Confirm password').fill(userA.password)
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await waitFor(() => /^\/g\/[^/]+$/.test(url()), { what: 'redirect to the personal group' })
+    s.personal = url().split('/')[2]
+    await page.getByTestId('group-name').waitFor({ timeout: T })
+    await page.getByText('Personal', { exact: true }).first().waitFor({ timeout: T })
+    await page.getByText('No projects yet').waitFor({ timeout: T })
+    await shot('group-personal-desktop')
+  })
+
+  await step('sign out, sign in again and return to the page asked for', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('heading', { name: 'Sign in to Pocketbus' }).waitFor({ timeout: T })
+    await page.goto(`${base}/g/${s.personal}/settings`)
+    await page.getByLabel('Email address').fill(userA.email)
+    await page.getByLabel('Password').fill(userA.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await waitFor(() => url() === `/g/${s.personal}/settings`, { what: 'return to settings' })
+    await page.getByRole('heading', { name: 'Group settings' }).waitFor({ timeout: T })
+  })
+
+  await step('create group', async () => {
+    await page.getByRole('link', { name: 'New group' }).first().click()
+    await page.getByLabel('Group name').fill('Team Alpha')
+    await page.getByRole('button', { name: 'Create group' }).click()
+    await waitFor(() => /^\/g\/[^/]+$/.test(url()) && url() !== `/g/${s.personal}`, { what: 'group page' })
+    s.gid = url().split('/')[2]
+    await page.getByTestId('group-name').getByText('Team Alpha').waitFor({ timeout: T })
+    await waitFor(async () => (await page.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'group in selector' })
+  })
+
+  await step('create project', async () => {
+    await page.getByRole('link', { name: 'New project' }).first().click()
+    await page.getByLabel('Project name').fill('Orders')
+    await page.getByLabel(/Description/).fill('order events')
+    await page.getByRole('button', { name: 'Create project' }).click()
+    await waitFor(() => /^\/g\/[^/]+\/p\/[^/]+$/.test(url()), { what: 'project page' })
+    s.pid = url().split('/')[4]
+    const key = await page.getByTestId('account-key').textContent({ timeout: T })
+    if (!/^A[A-Z2-7]{55}$/.test(key.trim())) throw new Error(`account key looks wrong: ${key}`)
+    await page.getByText('refreshed every 5 s').waitFor({ timeout: T })
+    await waitFor(async () => (await page.getByTestId('nats-status').textContent()) === 'connected', { what: 'web app NATS connection (token over /nats)' })
+    await shot('project-desktop')
+  })
+
+  await step('issue credential → .creds downloaded once', async () => {
+    await page.getByRole('link', { name: 'Credentials' }).first().click()
+    await page.getByLabel('Name').fill('e2e client')
+    await page.getByRole('button', { name: /Permissions/ }).click()
+    await page.getByLabel('Publish — allow').fill('bad..subject')
+    await page.getByRole('button', { name: 'Issue credential' }).click()
+    await page.getByText('has an empty token').first().waitFor({ timeout: T }) // permission editor validation
+    await page.getByLabel('Publish — allow').fill('')
+    await page.getByLabel('Expires').selectOption('30d')
+    await page.getByRole('button', { name: 'Issue credential' }).click()
+    await page.getByText('Download the .creds file now').waitFor({ timeout: T })
+    await shot('credentials-issued-desktop')
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: T }), page.getByTestId('download-creds').click()])
+    const file = join(tmp, 'client.creds')
+    await dl.saveAs(file)
+    s.creds = readFileSync(file, 'utf8')
+    if (!dl.suggestedFilename().endsWith('.creds')) throw new Error(`file name ${dl.suggestedFilename()}`)
+    if (!s.creds.includes('BEGIN NATS USER JWT') || !s.creds.includes('BEGIN USER NKEY SEED')) throw new Error('download is not a .creds file')
+    await page.getByText('Downloaded. The secret is no longer in this page').waitFor({ timeout: T })
+    if (await page.getByTestId('download-creds').count()) throw new Error('download still offered')
+    await page.locator('li[data-cred="e2e client"]').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Done' }).click()
+    await shot('credentials-desktop')
+  })
+
+  await step('Node NATS client connects with the .creds; its message shows in the live tail', async () => {
+    s.nc = await nats.connect({ servers: info.nats.url, authenticator: nats.credsAuthenticator(new TextEncoder().encode(s.creds)), name: 'e2e', maxReconnectAttempts: 0 })
+    cleanup.push(() => s.nc.close().catch(() => {}))
+    await page.getByRole('link', { name: 'Live tail' }).first().click()
+    await page.getByText('Waiting for messages…').waitFor({ timeout: T })
+    await sleep(300)
+    s.nc.publish('e2e.hello', new TextEncoder().encode('hi from node'))
+    await s.nc.flush()
+    await page.locator('[data-subject="e2e.hello"]').getByText('hi from node').waitFor({ timeout: T })
+  })
+
+  await step('publish box: UI message with headers reaches the client', async () => {
+    const sub = s.nc.subscribe('e2e.fromui', { max: 1 })
+    await s.nc.flush()
+    await page.getByLabel('Subject', { exact: true }).fill('e2e.fromui')
+    await page.getByLabel(/Headers/).fill('X-Test: yes')
+    await page.getByLabel('Payload').fill('{"from":"browser"}')
+    await page.getByRole('button', { name: 'Publish' }).click()
+    const got = await Promise.race([(async () => { for await (const m of sub) return m })(), sleep(T).then(() => null)])
+    if (!got) throw new Error('client got nothing')
+    if (got.string() !== '{"from":"browser"}' || got.headers?.get('X-Test') !== 'yes') throw new Error(`got ${got.string()} ${got.headers}`)
+    await page.locator('[data-subject="e2e.fromui"]').first().waitFor({ timeout: T })
+    await shot('tail-desktop')
+  })
+
+  await step('streams: create in UI, client publishes, recent messages shown', async () => {
+    await page.getByRole('link', { name: 'Streams' }).first().click()
+    await page.getByRole('button', { name: 'New' }).click()
+    await page.getByLabel('Name').fill('ORDERS')
+    await page.getByLabel('Subjects').fill('orders.>')
+    await page.getByRole('button', { name: 'Create stream' }).click()
+    await page.getByRole('heading', { name: 'ORDERS' }).waitFor({ timeout: T })
+    const { jetstream } = await import('@nats-io/jetstream')
+    const js = jetstream(s.nc)
+    await js.publish('orders.1', new TextEncoder().encode('first order'))
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    await page.getByText('first order').waitFor({ timeout: T })
+    await shot('streams-desktop')
+  })
+
+  await step('KV: put a key in the UI, read it from the client', async () => {
+    await page.getByRole('link', { name: 'Key-Value' }).first().click()
+    await page.getByRole('button', { name: 'New' }).click()
+    await page.getByLabel('Name').fill('cfg')
+    await page.getByRole('button', { name: 'Create bucket' }).click()
+    await page.getByRole('heading', { name: 'cfg' }).waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Watch live' }).click()
+    await page.getByLabel('Key', { exact: true }).fill('color')
+    await page.getByLabel('Value').fill('blue')
+    await page.getByRole('button', { name: 'Put' }).click()
+    await page.getByText('Saved color').waitFor({ timeout: T })
+    const kv = await new Kvm(s.nc).open('cfg')
+    const e = await kv.get('color')
+    if (e?.string() !== 'blue') throw new Error(`client read ${e?.string()}`)
+    await kv.put('color', 'green') // and the UI watch sees the client's update
+    await page.locator('.tail').getByText('green').first().waitFor({ timeout: T })
+    await page.getByTestId('kv-value').getByText('green').waitFor({ timeout: T })
+    await shot('kv-desktop')
+  })
+
+  await step('objects: upload with progress, download, client reads it', async () => {
+    await page.getByRole('link', { name: 'Object stores' }).first().click()
+    await page.getByRole('button', { name: 'New' }).click()
+    await page.getByLabel('Name').fill('files')
+    await page.getByRole('button', { name: 'Create store' }).click()
+    await page.getByRole('heading', { name: 'files' }).waitFor({ timeout: T })
+    const content = Buffer.from('pocketbus object '.repeat(20000)) // ~340 KB, several chunks
+    await page.locator('#os-file').setInputFiles({ name: 'report.txt', mimeType: 'text/plain', buffer: content })
+    await page.getByText('uploaded').waitFor({ timeout: T })
+    await page.locator('li[data-object="report.txt"]').waitFor({ timeout: T })
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: T }), page.locator('li[data-object="report.txt"]').getByRole('button', { name: 'Download' }).click()])
+    const f = join(tmp, 'report.txt')
+    await dl.saveAs(f)
+    if (!readFileSync(f).equals(content)) throw new Error('downloaded object differs')
+    const os = await new Objm(s.nc).open('files')
+    const r = await os.getBlob('report.txt')
+    if (!r || Buffer.from(r).length !== content.length) throw new Error('client could not read the object')
+    await shot('objects-desktop')
+  })
+
+  await step('group page lists the project with usage; settings page', async () => {
+    await page.goto(`${base}/g/${s.gid}`)
+    await page.getByTestId('project-list').getByRole('link', { name: 'Orders' }).waitFor({ timeout: T })
+    await page.getByText(/Credential “e2e client” issued/).waitFor({ timeout: T })
+    await page.getByText(/conn ·/).first().waitFor({ timeout: T })
+    await shot('group-desktop')
+    await page.goto(`${base}/g/${s.gid}/settings`)
+    await page.getByRole('heading', { name: 'Transfer ownership' }).waitFor({ timeout: T })
+    await shot('group-settings-desktop')
+  })
+
+  await step('revoke credential → client disconnected', async () => {
+    if (s.nc.isClosed()) throw new Error('client was already closed before the revoke')
+    await s.nc.flush()
+    const closed = s.nc.closed()
+    await page.goto(`${base}/g/${s.gid}/p/${s.pid}/credentials`)
+    await page.locator('li[data-cred="e2e client"]').getByRole('button', { name: 'Revoke' }).click()
+    const t0 = Date.now()
+    await page.getByRole('button', { name: 'Revoke credential' }).click()
+    const res = await Promise.race([closed.then(() => 'closed'), sleep(5000).then(() => 'still open')])
+    if (res !== 'closed') throw new Error('client still connected 5 s after revoke')
+    log(`      client disconnected ${Date.now() - t0} ms after the revoke click`)
+    await page.locator('li[data-cred="e2e client"]').getByText('Revoked', { exact: true }).waitFor({ timeout: T })
+    const again = await nats.connect({ servers: info.nats.url, authenticator: nats.credsAuthenticator(new TextEncoder().encode(s.creds)), maxReconnectAttempts: 0, timeout: 3000 }).then((c) => c.close().then(() => 'connected'), () => 'refused')
+    if (again !== 'refused') throw new Error('revoked credential can still connect')
+  })
+
+  await step('a second user cannot see any of it', async () => {
+    const ctxB = await browser.newContext({ viewport: DESKTOP })
+    const pb2 = await ctxB.newPage()
+    await pb2.goto(`${base}/signup`)
+    await pb2.getByLabel('Name').fill(userB.name)
+    await pb2.getByLabel('Email address').fill(userB.email)
+    await pb2.getByLabel('Password', { exact: true }).fill(userB.password)
+    await pb2.getByLabel('Confirm password').fill(userB.password)
+    await pb2.getByRole('button', { name: 'Create account' }).click()
+    await pb2.getByTestId('group-name').waitFor({ timeout: T })
+    const opts = await pb2.locator('#group-select option').allTextContents()
+    if (opts.some((t) => t.includes('Team Alpha'))) throw new Error('B sees Team Alpha in the selector')
+    await pb2.goto(`${base}/g/${s.gid}`)
+    await pb2.getByRole('alert').waitFor({ timeout: T })
+    if (await pb2.getByText('Orders').count()) throw new Error('B sees the project')
+    await pb2.goto(`${base}/g/${s.gid}/p/${s.pid}/credentials`)
+    await sleep(1000)
+    if (await pb2.getByText('e2e client').count()) throw new Error('B sees the credential')
+    const token = await pb2.evaluate(() => JSON.parse(localStorage.getItem('pocketbase_auth') || '{}').token)
+    const get = (p, init = {}) => fetch(`${base}${p}`, { ...init, headers: { Authorization: token, 'Content-Type': 'application/json' } })
+    for (const c of ['projects', 'credentials']) {
+      const r = await (await get(`/api/collections/${c}/records`)).json()
+      if (r.totalItems !== 0) throw new Error(`B lists ${r.totalItems} ${c}`)
+    }
+    const g = await get(`/api/collections/groups/records/${s.gid}`)
+    if (g.status !== 404) throw new Error(`B viewing A's group: ${g.status}`)
+    for (const [p, m] of [[`/api/pocketbus/projects/${s.pid}/token`, 'POST'], [`/api/pocketbus/projects/${s.pid}/stats`, 'GET'], [`/api/pocketbus/projects/${s.pid}/credentials`, 'POST']]) {
+      const r = await get(p, { method: m, body: m === 'POST' ? JSON.stringify({ name: 'x' }) : undefined })
+      if (r.status !== 403 && r.status !== 404) throw new Error(`B ${m} ${p}: ${r.status}`)
+    }
+    await ctxB.close()
+  }, { needs: false })
+
+  await step('page weight and time to first render of the group page', async () => {
+    const ctx = await browser.newContext({ viewport: DESKTOP })
+    await ctx.addInitScript(([k, v]) => localStorage.setItem(k, v), ['pocketbase_auth', await page.evaluate(() => localStorage.getItem('pocketbase_auth'))])
+    const p = await ctx.newPage()
+    const assets = new Set()
+    p.on('response', (r) => { if (/\.(js|css)$/.test(new URL(r.url()).pathname)) assets.add(new URL(r.url()).pathname) })
+    await p.goto(`${base}/g/${s.gid}`)
+    await p.getByTestId('project-list').waitFor({ timeout: T })
+    const t = await p.evaluate(() => ({
+      firstRender: window.__pbFirstRender,
+      fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,
+      dcl: performance.getEntriesByType('navigation')[0]?.domContentLoadedEventEnd,
+    }))
+    let js = 0, css = 0
+    for (const a of assets) {
+      const gz = gzipSync(readFileSync(join(WEB, 'dist', a))).length
+      if (a.endsWith('.css')) css += gz
+      else js += gz
+    }
+    let all = 0
+    for (const f of execFileSync('find', [join(WEB, 'dist', 'assets'), '-type', 'f']).toString().trim().split('\n')) all += gzipSync(readFileSync(f)).length
+    s.metrics = { js, css, all, ...t, files: [...assets].map((a) => basename(a)) }
+    log(`      PAGE WEIGHT (group page, gzipped): JS ${(js / 1024).toFixed(1)} KiB + CSS ${(css / 1024).toFixed(1)} KiB = ${((js + css) / 1024).toFixed(1)} KiB in ${assets.size} files; whole app incl. lazy NATS pages ${(all / 1024).toFixed(1)} KiB`)
+    log(`      FIRST RENDER (group page): first contentful paint ${t.fcp?.toFixed(0)} ms, projects list rendered ${t.firstRender?.toFixed(0)} ms after navigation start (DOMContentLoaded ${t.dcl?.toFixed(0)} ms)`)
+    if (!(t.firstRender > 0)) throw new Error('no first-render mark')
+    await ctx.close()
+  }, { needs: false })
+
+  await step('phone-width screenshots and layout', async () => {
+    await page.setViewportSize(PHONE)
+    const pages = [
+      ['group', `/g/${s.gid}`, () => page.getByTestId('project-list').waitFor({ timeout: T })],
+      ['project', `/g/${s.gid}/p/${s.pid}`, () => page.getByTestId('account-key').waitFor({ timeout: T })],
+      ['credentials', `/g/${s.gid}/p/${s.pid}/credentials`, () => page.locator('li[data-cred]').first().waitFor({ timeout: T })],
+      ['tail', `/g/${s.gid}/p/${s.pid}/tail`, () => page.getByText('Waiting for messages…').waitFor({ timeout: T })],
+      ['kv', `/g/${s.gid}/p/${s.pid}/kv`, () => page.getByRole('button', { name: /^cfg/ }).waitFor({ timeout: T })],
+    ]
+    for (const [name, path, ready] of pages) {
+      await page.goto(`${base}${path}`)
+      await ready()
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      if (overflow > 2) throw new Error(`${name} page scrolls sideways by ${overflow}px at phone width`)
+      await shot(`${name}-phone`)
+    }
+    await page.getByRole('button', { name: 'Menu' }).click()
+    await page.getByRole('link', { name: 'Object stores' }).waitFor({ timeout: T })
+    await shot('menu-phone')
+    await page.setViewportSize(DESKTOP)
+    const p2 = await browser.newPage({ viewport: PHONE })
+    await p2.goto(`${base}/signin`)
+    await p2.getByRole('heading', { name: 'Sign in to Pocketbus' }).waitFor({ timeout: T })
+    await shot('signin-phone', p2)
+    await p2.close()
+  }, { needs: false })
+
+  await step('keyboard: tab reaches the group selector with a visible focus ring', async () => {
+    await page.goto(`${base}/g/${s.gid}`)
+    await page.getByTestId('project-list').waitFor({ timeout: T })
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Tab')
+    const f = await page.evaluate(() => ({ id: document.activeElement?.id, outline: getComputedStyle(document.activeElement).outlineStyle }))
+    if (f.id !== 'group-select') throw new Error(`focus on ${JSON.stringify(f)}`)
+    if (f.outline === 'none') throw new Error('no visible focus ring')
+  }, { needs: false })
+
+  await step('no console errors in the signed-in session', async () => {
+    const errs = consoleErrors.filter((e) => !/Failed to load resource/.test(e))
+    if (errs.length) throw new Error(errs.join('\n'))
+  }, { needs: false })
+}
+
+// ---------------------------------------------------------------- run
+let code = 0
+try {
+  await main()
+} catch (e) {
+  log(`E2E setup failed: ${e?.stack || e}`)
+  results.push({ name: 'setup', status: 'failed', error: e })
+} finally {
+  for (const f of cleanup.reverse()) {
+    try { await f() } catch { /* ignore */ }
+  }
+  if (tmp && !process.env.E2E_KEEP) rmSync(tmp, { recursive: true, force: true })
+}
+const passed = results.filter((r) => r.status === 'passed').length
+const failed = results.filter((r) => r.status === 'failed').length
+const skipped = results.filter((r) => r.status === 'skipped').length
+if (failed || skipped) code = 1
+mkdirSync(join(WEB, 'test-results'), { recursive: true })
+writeFileSync(join(WEB, 'test-results', 'e2e.json'), JSON.stringify({ passed, failed, skipped }))
+log(`\nE2E: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+process.exit(code)
