@@ -362,7 +362,30 @@ async function run(base, info) {
       const r = await get(p, { method: m, body: m === 'POST' ? JSON.stringify({ name: 'x' }) : undefined })
       if (r.status !== 403 && r.status !== 404) throw new Error(`B ${m} ${p}: ${r.status}`)
     }
-    await ctxB.close()
+    s.pageB = pb2
+  }, { needs: false })
+
+  await step('group settings: plain-word error, add member by email, member sees the group, rename, remove', async () => {
+    await page.goto(`${base}/g/${s.gid}`)
+    await page.getByTestId('group-name').waitFor({ timeout: T })
+    await page.getByText('1 member', { exact: true }).waitFor({ timeout: T })
+    await page.goto(`${base}/g/${s.gid}/settings`)
+    await page.getByLabel('Add a member by email').fill(`nobody-${stamp}@example.com`)
+    await page.getByRole('button', { name: 'Add member' }).click()
+    await page.getByText('There is no Pocketbus user with that email').waitFor({ timeout: T })
+    await page.getByLabel('Add a member by email').fill(userB.email)
+    await page.getByRole('button', { name: 'Add member' }).click()
+    await page.getByTestId('member-list').getByText(userB.name).waitFor({ timeout: T })
+    // B sees the group without reloading (realtime), then the project
+    await waitFor(async () => (await s.pageB.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'B sees Team Alpha (realtime)' })
+    await page.getByLabel('Group name').fill('Team Alpha One')
+    await page.getByRole('button', { name: 'Rename' }).click()
+    await page.getByText('Saved.').waitFor({ timeout: T })
+    await page.getByTestId('member-list').locator('li', { hasText: userB.name }).getByRole('button', { name: 'Remove' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click()
+    await waitFor(async () => (await page.getByTestId('member-list').getByText(userB.name).count()) === 0, { what: 'B removed' })
+    await waitFor(async () => !(await s.pageB.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'B no longer sees the group' })
+    await s.pageB.context().close()
   }, { needs: false })
 
   await step('page weight and time to first render of the group page', async () => {
@@ -428,6 +451,29 @@ async function run(base, info) {
     const f = await page.evaluate(() => ({ id: document.activeElement?.id, outline: getComputedStyle(document.activeElement).outlineStyle }))
     if (f.id !== 'group-select') throw new Error(`focus on ${JSON.stringify(f)}`)
     if (f.outline === 'none') throw new Error('no visible focus ring')
+  }, { needs: false })
+
+  await step('disable/enable project, delete project, delete group (not the personal one)', async () => {
+    await page.goto(`${base}/g/${s.gid}/p/${s.pid}`)
+    await page.getByTestId('toggle-project').click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Disable project' }).click()
+    await page.getByTestId('project-status').getByText('Disabled').waitFor({ timeout: T })
+    await page.getByTestId('toggle-project').click()
+    await page.getByTestId('project-status').getByText('Active').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Delete project' }).click()
+    await page.getByRole('dialog').getByLabel(/Type/).fill('Orders')
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete project' }).click()
+    await waitFor(() => url() === `/g/${s.gid}`, { what: 'back on the group page' })
+    await page.getByText('No projects yet').waitFor({ timeout: T })
+    await page.goto(`${base}/g/${s.personal}/settings`)
+    await page.getByRole('heading', { name: 'Transfer ownership' }).waitFor({ timeout: T })
+    if (await page.getByRole('button', { name: 'Delete group' }).count()) throw new Error('personal group offers delete')
+    await page.goto(`${base}/g/${s.gid}/settings`)
+    await page.getByRole('button', { name: 'Delete group' }).click()
+    await page.getByRole('dialog').getByLabel(/Type/).fill('Team Alpha One')
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete group' }).click()
+    await waitFor(() => url() === `/g/${s.personal}`, { what: 'back on the personal group' })
+    await waitFor(async () => !(await page.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'group gone from selector' })
   }, { needs: false })
 
   await step('no console errors in the signed-in session', async () => {

@@ -3,7 +3,7 @@ import { toMs } from './format.js'
 
 export const membersQuery = (gid) => ({
   queryKey: ['members', gid],
-  queryFn: () => pb.collection('users').getFullList({ filter: pb.filter('groups ?= {:gid}', { gid }), sort: 'name,email' }),
+  queryFn: () => pb.collection('users').getFullList({ filter: pb.filter('groups.id ?= {:gid}', { gid }), sort: 'name,email' }),
   enabled: !!gid,
 })
 
