@@ -225,7 +225,7 @@ async function run(base, info) {
     await shot('credentials-desktop')
   })
 
-  await step('Node NATS client connects with the .creds; its message shows in the live tail', async () => {
+  await step('Node NATS client connects with the .creds; its message shows in the live tail; token renewal keeps the tail', async () => {
     s.nc = await nats.connect({ servers: info.nats.url, authenticator: nats.credsAuthenticator(new TextEncoder().encode(s.creds)), name: 'e2e', maxReconnectAttempts: 0 })
     cleanup.push(() => s.nc.close().catch(() => {}))
     await page.getByRole('link', { name: 'Live tail' }).first().click()
@@ -234,6 +234,14 @@ async function run(base, info) {
     s.nc.publish('e2e.hello', new TextEncoder().encode('hi from node'))
     await s.nc.flush()
     await page.locator('[data-subject="e2e.hello"]').getByText('hi from node').waitFor({ timeout: T })
+    // token renewal: fetch a fresh token, reconnect with it, the tail subscription survives
+    const before = Number(await page.getByTestId('nats-status').getAttribute('data-renewals'))
+    await page.evaluate(() => window.__pocketbusRenewToken())
+    await waitFor(async () => Number(await page.getByTestId('nats-status').getAttribute('data-renewals')) > before && (await page.getByTestId('nats-status').textContent()) === 'connected', { what: 'renewed and reconnected' })
+    await sleep(300)
+    s.nc.publish('e2e.hello', new TextEncoder().encode('after renewal'))
+    await s.nc.flush()
+    await page.locator('[data-subject="e2e.hello"]').getByText('after renewal').waitFor({ timeout: T })
   })
 
   await step('publish box: UI message with headers reaches the client', async () => {

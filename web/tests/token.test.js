@@ -37,6 +37,8 @@ describe('retryDelay / parseExpiry', () => {
     expect(parseExpiry(1_800_000_000)).toBe(1_800_000_000_000)
     expect(parseExpiry(1_800_000_000_000)).toBe(1_800_000_000_000)
     expect(parseExpiry('')).toBeNaN()
+    // Go's time.Time JSON (nanoseconds)
+    expect(parseExpiry('2026-11-26T20:13:02.123456789Z')).toBe(Date.parse('2026-11-26T20:13:02.123Z'))
   })
 })
 

@@ -39,6 +39,7 @@ export async function useProjectConnection(pid) {
       if (c.closed) return
       c.token = tok
       natsState.expires = parseExpiry(tok.expires)
+      natsState.renewals++
       if (!c.nc) {
         c.nc = await connect(c, tok, authenticator)
         if (c.closed) return c.nc?.close()
@@ -97,6 +98,9 @@ async function watchStatus(c, nc) {
   ;(async () => {
     for await (const s of nc.status()) {
       if (c.closed || current !== c) return
+      // the tab may have slept through the renewal timer: renew now if the
+      // token is (nearly) expired, so the next reconnect uses a fresh one
+      if ((s.type === 'disconnect' || s.type === 'error') && natsState.expires && Date.now() > natsState.expires - 30_000) c.renewer.renew()
       if (s.type === 'disconnect') natsState.status = 'disconnected'
       else if (s.type === 'reconnecting') natsState.status = 'reconnecting'
       else if (s.type === 'reconnect') {
@@ -111,6 +115,12 @@ async function watchStatus(c, nc) {
     if (err) natsState.error = err.message
   })
 }
+
+/** Renews the token now (the app does this by itself before expiry; tests use it). */
+export function renewNow() {
+  return current?.renewer?.renew()
+}
+if (typeof window !== 'undefined') window.__pocketbusRenewToken = renewNow
 
 export async function closeConnection() {
   const c = current

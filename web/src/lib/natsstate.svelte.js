@@ -6,6 +6,7 @@ export const natsState = $state({
   error: '',
   server: '',
   expires: null,
+  renewals: 0, // tokens fetched for this connection
   nc: null,
   version: 0, // bumps whenever nc changes, so views can re-run
 })
