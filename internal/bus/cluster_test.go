@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -108,12 +109,23 @@ func TestClusterControlPlane(t *testing.T) {
 	}
 
 	js, _ := jetstream.New(nc)
-	c := ctx(t)
+	// Electing JetStream leaders on a fresh cluster takes a few seconds.
+	c, cancelAll := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelAll()
 	var stream jetstream.Stream
-	eventually(t, 10*time.Second, "a replicated stream", func() bool {
-		stream, err = js.CreateStream(c, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3.>"}, Replicas: 3, MaxBytes: 1 << 20})
-		return err == nil
-	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		attempt, cancel := context.WithTimeout(c, 2*time.Second)
+		stream, err = js.CreateStream(attempt, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3.>"}, Replicas: 3, MaxBytes: 1 << 20})
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("creating a replicated stream: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if _, err := js.Publish(c, "r3.a", []byte("replicated")); err != nil {
 		t.Fatal(err)
 	}
