@@ -1,7 +1,7 @@
 # Pocketbus: `make test` runs every test and installs what it needs itself.
 GO ?= go
 
-.PHONY: test test-go test-web web build bench
+.PHONY: test test-go test-web web build bench screenshots
 
 test: test-go test-web
 
@@ -12,6 +12,10 @@ test-go:
 # Browser and unit tests of the web app (installs npm packages and chromium).
 test-web:
 	cd web && npm ci --no-audit --no-fund && npm run test-all
+
+# Refresh docs/screenshots from the browser tests.
+screenshots:
+	cd web && npm ci --no-audit --no-fund && UPDATE_SCREENSHOTS=1 npm run e2e
 
 # Rebuild the embedded web app into web/dist (commit the result).
 web:
