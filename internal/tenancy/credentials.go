@@ -183,6 +183,13 @@ func (t *Tenancy) OnCredentialDelete(e *core.RecordEvent) error {
 	})
 }
 
+// MaxRevocations bounds the revocations a project's account holds for
+// credentials that have not expired (expired ones are dropped whenever the
+// account is re-signed). Each costs ~93 bytes of account JWT, and the JWT
+// reaches NATS as one message (1 MiB max payload): 8,000 make ~750 KB. Past
+// it a revoke is refused with a 400 rather than silently not applied.
+const MaxRevocations = 8000
+
 // revokeKey adds the credential's user key to its project's revocations and
 // saves the project, which re-signs the account JWT (OnProjectSave).
 func revokeKey(tx core.App, cred *core.Record) error {
@@ -195,7 +202,19 @@ func revokeKey(tx core.App, cred *core.Record) error {
 	if err != nil {
 		return err
 	}
-	r := revocation{At: time.Now().Unix()}
+	now := time.Now().Unix()
+	live := 0
+	for _, r := range revs {
+		if r.Expires == 0 || r.Expires >= now {
+			live++
+		}
+	}
+	if live >= MaxRevocations {
+		return fieldError("id", "too_many_revocations", fmt.Sprintf(
+			"this project already has %d revoked credentials that have not expired, the most its account can hold; "+
+				"disable the project to shut every credential out, and issue credentials with an expiry so their revocations lapse", live))
+	}
+	r := revocation{At: now}
 	if exp := cred.GetDateTime("expires"); !exp.IsZero() {
 		r.Expires = exp.Time().Unix()
 	}

@@ -1,0 +1,107 @@
+package pb
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/router"
+
+	"github.com/pocketbus/pocketbus/internal/tenancy"
+)
+
+// A project's revocation list is bounded: expired entries are dropped when
+// the account is re-signed, and past tenancy.MaxRevocations live entries a
+// revoke is refused with a 400 instead of producing an account JWT NATS
+// cannot take in one message. (The end-to-end revocation tests are in
+// lifecycle_test.go.)
+func TestRevocationListIsBounded(t *testing.T) {
+	app, hub := newTestApp(t)
+	users, _ := app.FindCollectionByNameOrId(tenancy.Users)
+	u := core.NewRecord(users)
+	u.SetEmail("bounded@pocketbus.test")
+	u.SetPassword("password123")
+	if err := app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	u, _ = app.FindRecordById(tenancy.Users, u.Id)
+	projects, _ := app.FindCollectionByNameOrId(tenancy.Projects)
+	p := core.NewRecord(projects)
+	p.Set("name", "bounded")
+	p.Set("group", u.GetString("mygroup"))
+	for f, v := range map[string]int64{"max_connections": -1, "max_payload": 1 << 20, "js_max_memory": 1 << 20, "js_max_disk": 1 << 20, "js_max_streams": 10, "js_max_consumers": 10} {
+		p.Set(f, v)
+	}
+	if err := app.Save(p); err != nil {
+		t.Fatal(err)
+	}
+
+	// MaxRevocations-1 live revocations and as many of expired credentials.
+	now := time.Now().Unix()
+	revs := map[string]map[string]int64{}
+	var expiredKey string
+	for i := 0; i < 2*(tenancy.MaxRevocations-1); i++ {
+		kp, _ := nkeys.CreateUser()
+		pub, _ := kp.PublicKey()
+		if i%2 == 0 {
+			revs[pub] = map[string]int64{"at": now}
+		} else {
+			revs[pub] = map[string]int64{"at": now - 7200, "expires": now - 3600}
+			expiredKey = pub
+		}
+	}
+	p.Set("revocations", revs)
+	if err := app.Save(p); err != nil {
+		t.Fatalf("saving a project with %d live revocations: %v", tenancy.MaxRevocations-1, err)
+	}
+	p, _ = app.FindRecordById(tenancy.Projects, p.Id)
+	ac, err := jwt.DecodeAccountClaims(p.GetString("account_jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ac.Revocations) != tenancy.MaxRevocations-1 {
+		t.Fatalf("account JWT revokes %d keys, want the %d live ones", len(ac.Revocations), tenancy.MaxRevocations-1)
+	}
+	if _, kept := ac.Revocations[expiredKey]; kept {
+		t.Fatal("an expired credential's revocation was signed into the account")
+	}
+
+	issue := func(name string) *core.Record {
+		t.Helper()
+		issued, err := hub.Tenancy.IssueCredential(app, p, u, tenancy.IssueRequest{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cred, err := app.FindRecordById(tenancy.Credentials, issued.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cred
+	}
+	// The last one that fits.
+	if err := hub.Tenancy.RevokeCredential(app, issue("last")); err != nil {
+		t.Fatalf("revocation %d: %v", tenancy.MaxRevocations, err)
+	}
+	p, _ = app.FindRecordById(tenancy.Projects, p.Id)
+	size := len(p.GetString("account_jwt"))
+	t.Logf("account JWT with %d revocations: %d bytes", tenancy.MaxRevocations, size)
+	if size >= 1<<20 {
+		t.Fatalf("account JWT of %d bytes does not fit one NATS message", size)
+	}
+	// One more is refused, saying why, and nothing changes.
+	over := issue("over")
+	err = hub.Tenancy.RevokeCredential(app, over)
+	if apiErr, ok := err.(*router.ApiError); !ok || apiErr.Status != http.StatusBadRequest {
+		t.Fatalf("revocation over the bound: %v", err)
+	}
+	over, _ = app.FindRecordById(tenancy.Credentials, over.Id)
+	if !over.GetDateTime("revoked").IsZero() {
+		t.Fatal("a refused revoke marked the credential revoked")
+	}
+	if err := app.Delete(over); err == nil {
+		t.Fatal("deleting a credential whose key cannot be revoked succeeded")
+	}
+}
