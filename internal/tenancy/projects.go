@@ -2,7 +2,9 @@ package tenancy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -100,6 +102,10 @@ func (t *Tenancy) OnProjectUpdateRequest(e *core.RecordRequestEvent) error {
 // one transaction. The row is what the NATS resolver reads, so when the
 // create returns the account already exists.
 func (t *Tenancy) OnProjectSave(e *core.RecordEvent) error {
+	// The event outlives the transaction: its after-commit hooks
+	// (OnProjectUpdated) get it too and must not see the finished tx.
+	original := e.App
+	defer func() { e.App = original }()
 	return e.App.RunInTransaction(func(tx core.App) error {
 		e.App = tx
 		if e.Record.Id == "" {
@@ -116,11 +122,27 @@ func (t *Tenancy) OnProjectSave(e *core.RecordEvent) error {
 	})
 }
 
-// OnProjectUpdated pushes the new account JWT to the data plane (limits,
-// disabled, revocations apply live). It runs after the commit.
+// OnProjectUpdated pushes the project's account JWT to the data plane
+// (limits, disabled, revocations apply live). It runs after the commit.
+//
+// Concurrent updates of one project commit in order but their after-commit
+// hooks race, and nats-server applies whatever claims arrive last: pushing
+// the event's own JWT let an older one (say, without the latest revocation)
+// overwrite a newer one, so a revoked key could connect again. Instead each
+// push reads the committed JWT under a per-account lock: the last push then
+// always carries the latest commit.
 func (t *Tenancy) OnProjectUpdated(e *core.RecordEvent) error {
 	if p, _ := t.dataPlane(); p != nil {
-		if err := p.UpdateAccount(e.Record.GetString("account"), e.Record.GetString("account_jwt")); err != nil {
+		pub := e.Record.GetString("account")
+		unlock := t.lockAccount(pub)
+		token, err := AccountSource{App: e.App}.AccountJWT(pub)
+		if err == nil {
+			err = p.UpdateAccount(pub, token)
+		} else if errors.Is(err, bus.ErrAccountNotFound) {
+			err = nil // deleted (or re-keyed) meanwhile: nothing to push
+		}
+		unlock()
+		if err != nil {
 			e.App.Logger().Error("pushing account update", "project", e.Record.Id, "error", err)
 		}
 	}
@@ -132,11 +154,25 @@ func (t *Tenancy) OnProjectUpdated(e *core.RecordEvent) error {
 // process die first, start-up reconciliation removes the orphan.
 func (t *Tenancy) OnProjectDeleted(e *core.RecordEvent) error {
 	if p, _ := t.dataPlane(); p != nil {
-		if err := p.DeleteAccount(e.Record.GetString("account")); err != nil {
+		pub := e.Record.GetString("account")
+		unlock := t.lockAccount(pub)
+		err := p.DeleteAccount(pub)
+		unlock()
+		if err != nil {
 			e.App.Logger().Error("deleting account", "project", e.Record.Id, "error", err)
 		}
 	}
 	return e.Next()
+}
+
+// lockAccount serialises the pushes of one account (striped locks, so the
+// memory does not grow with the number of projects).
+func (t *Tenancy) lockAccount(pub string) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(pub))
+	mu := &t.pushLocks[h.Sum32()%uint32(len(t.pushLocks))]
+	mu.Lock()
+	return mu.Unlock
 }
 
 // ProjectLimits reads a project's limits.

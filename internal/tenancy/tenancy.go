@@ -34,6 +34,8 @@ type Tenancy struct {
 	mu        sync.RWMutex
 	publisher bus.AccountPublisher
 	totals    func() (maxMemory, maxDisk int64)
+
+	pushLocks [64]sync.Mutex // see lockAccount
 }
 
 // New returns the rules bound to an operator, with defaults for new projects.
