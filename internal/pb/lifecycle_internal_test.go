@@ -1,6 +1,7 @@
 package pb
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -103,5 +104,45 @@ func TestRevocationListIsBounded(t *testing.T) {
 	}
 	if err := app.Delete(over); err == nil {
 		t.Fatal("deleting a credential whose key cannot be revoked succeeded")
+	}
+}
+
+// A fault in the middle of provisioning (after the account is signed and the
+// row written, before the transaction commits) leaves no project: the row is
+// the account, so there is nothing on the NATS side to undo. A kill -9 at
+// any point is the same case (TestCrashRightAfterCreate runs it for real).
+func TestProvisioningFaultLeavesNothing(t *testing.T) {
+	app, _ := newTestApp(t)
+	users, _ := app.FindCollectionByNameOrId(tenancy.Users)
+	u := core.NewRecord(users)
+	u.SetEmail("fault@pocketbus.test")
+	u.SetPassword("password123")
+	if err := app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	u, _ = app.FindRecordById(tenancy.Users, u.Id)
+	var signed string
+	app.OnRecordCreate(tenancy.Projects).BindFunc(func(e *core.RecordEvent) error {
+		if err := e.Next(); err != nil { // the INSERT, inside OnProjectSave's transaction
+			return err
+		}
+		signed = e.Record.GetString("account_jwt")
+		return errors.New("injected: crash after the account was written")
+	})
+	projects, _ := app.FindCollectionByNameOrId(tenancy.Projects)
+	p := core.NewRecord(projects)
+	p.Set("name", "faulty")
+	p.Set("group", u.GetString("mygroup"))
+	if err := app.Save(p); err == nil {
+		t.Fatal("the project was created despite the fault")
+	}
+	if signed == "" {
+		t.Fatal("the fault was not injected after the account was signed")
+	}
+	if n, err := app.CountRecords(tenancy.Projects); err != nil || n != 0 {
+		t.Fatalf("projects left behind: %d (%v)", n, err)
+	}
+	if _, err := (tenancy.AccountSource{App: app}).AccountJWT(p.GetString("account")); err == nil {
+		t.Fatal("the resolver still serves the account of a project that was never created")
 	}
 }
