@@ -57,6 +57,7 @@ func Bind(app core.App, cfg *Config) *Hub {
 	app.OnRecordCreate(tenancy.Projects).BindFunc(t.OnProjectSave)
 	app.OnRecordUpdate(tenancy.Projects).BindFunc(t.OnProjectSave)
 	app.OnRecordAfterUpdateSuccess(tenancy.Projects).BindFunc(t.OnProjectUpdated)
+	app.OnRecordDelete(tenancy.Projects).BindFunc(t.OnProjectDelete)
 	app.OnRecordAfterDeleteSuccess(tenancy.Projects).BindFunc(t.OnProjectDeleted)
 
 	// credentials: issued by route only; a deleted one stays revoked.

@@ -41,9 +41,13 @@ type Repairs struct {
 // Reconcile makes NATS agree with the database after a crash: a project
 // without a valid account JWT gets one (its key is derived from its id, so
 // this is idempotent), and JetStream data of accounts that no project owns
-// (a delete whose cleanup never ran) is removed.
+// (a delete whose cleanup never ran) is removed. It also recounts the
+// JetStream reservations that quota admission reads (RecountQuota).
 func (t *Tenancy) Reconcile(app core.App, plane DataPlaneState) (Repairs, error) {
 	var r Repairs
+	if err := RecountQuota(app); err != nil {
+		return r, err
+	}
 	var stale []string
 	err := app.DB().NewQuery("SELECT id FROM projects WHERE account = '' OR account_jwt = ''").Column(&stale)
 	if err != nil {
