@@ -18,7 +18,10 @@ type AccountSource struct{ App core.App }
 // AccountJWT implements bus.AccountSource.
 func (s AccountSource) AccountJWT(pub string) (string, error) {
 	var token string
-	err := s.App.DB().NewQuery("SELECT account_jwt FROM projects WHERE account = {:pub} LIMIT 1").
+	// "account != ''" lets SQLite use the partial unique index on account
+	// (WHERE account != ''); without it every lookup scans the whole table
+	// (~1.5 ms at 10k projects, growing with every project).
+	err := s.App.DB().NewQuery("SELECT account_jwt FROM projects WHERE account = {:pub} AND account != '' LIMIT 1").
 		Bind(dbx.Params{"pub": pub}).Row(&token)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && token == "") {
 		return "", bus.ErrAccountNotFound
