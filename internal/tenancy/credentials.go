@@ -120,7 +120,7 @@ func (t *Tenancy) IssueCredential(app core.App, project *core.Record, by *core.R
 	if err != nil {
 		return nil, err
 	}
-	collection, err := app.FindCollectionByNameOrId(Credentials)
+	collection, err := app.FindCachedCollectionByNameOrId(Credentials)
 	if err != nil {
 		return nil, err
 	}
