@@ -1,0 +1,633 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/pocketbus/pocketbus/internal/bus"
+	"github.com/pocketbus/pocketbus/internal/tenancy"
+)
+
+// figure is one measured number with its runs and target.
+type figure struct {
+	Key    string // stable name (tests look figures up by it)
+	Name   string
+	Unit   string
+	Runs   []float64 // one value per run; Value is their median
+	Value  float64
+	P50    float64 // latency figures: over every sample of every run, ms
+	P99    float64
+	Target string
+	Status string // "met", "MISSED", "reported"
+	Note   string
+}
+
+func (f *figure) latency() bool { return f.P50 != 0 || f.P99 != 0 }
+
+type results struct {
+	Config  config
+	Command string
+	Figures []*figure
+	Notes   []string
+	Elapsed time.Duration
+}
+
+func (r *results) get(key string) *figure {
+	for _, f := range r.Figures {
+		if f.Key == key {
+			return f
+		}
+	}
+	return nil
+}
+
+type bench struct {
+	cfg      config
+	keep     bool
+	only     map[string]bool
+	logf     func(string, ...any)
+	command  string
+	pprofDir string // CPU profiles of the server per section, when set
+
+	pbBinOverride string // a prebuilt pocketbus to measure instead
+
+	res      *results
+	tmp      string
+	pbBin    string
+	natsBin  string
+	pb       *pocketbus
+	user     *api
+	existing int // projects in the database
+	cred     credential
+	projects []project // created over REST, for issue/connect/revoke
+}
+
+func (b *bench) want(section string) bool { return b.only == nil || b.only[section] }
+
+// profiled runs fn while taking a CPU profile of the server named name.
+func (b *bench) profiled(name string, d time.Duration, fn func() error) error {
+	if b.pprofDir == "" {
+		return fn()
+	}
+	done := b.pb.profile(d, filepath.Join(b.pprofDir, name+".pprof"))
+	err := fn()
+	if perr := <-done; perr != nil {
+		b.logf("profile %s: %v", name, perr)
+	}
+	return err
+}
+
+func (b *bench) add(f *figure) *figure {
+	if len(f.Runs) > 0 {
+		f.Value = median(f.Runs)
+	}
+	if f.Status == "" {
+		f.Status = "reported"
+	}
+	b.res.Figures = append(b.res.Figures, f)
+	b.logf("%-28s %12.2f %-10s p50=%.2f p99=%.2f %s", f.Key, f.Value, f.Unit, f.P50, f.P99, f.Status)
+	return f
+}
+
+func status(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func (b *bench) run() (*results, error) {
+	b.res = &results{Config: b.cfg, Command: b.command}
+	var err error
+	if b.tmp, err = os.MkdirTemp("", "pocketbus-bench"); err != nil {
+		return nil, err
+	}
+	if !b.keep {
+		defer os.RemoveAll(b.tmp)
+	} else {
+		b.logf("data under %s", b.tmp)
+	}
+	b.logf("building pocketbus and nats-server")
+	if b.pbBin, b.natsBin, err = buildBinaries(b.tmp, b.pprofDir != ""); err != nil {
+		return nil, err
+	}
+	if b.pbBinOverride != "" {
+		b.pbBin = b.pbBinOverride
+	}
+	dir := filepath.Join(b.tmp, "pb")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if b.pb, err = newPocketbus(b.pbBin, dir, "--nats-max-memory", b.cfg.ServerMaxMemory, "--nats-max-disk", b.cfg.ServerMaxDisk); err != nil {
+		return nil, err
+	}
+	if _, err := b.pb.start("", ""); err != nil {
+		return nil, err
+	}
+	defer func() { b.pb.stop() }()
+	if b.user, err = signUp(b.pb.URL); err != nil {
+		return nil, err
+	}
+	main, err := b.user.createProject("bench-main")
+	if err != nil {
+		return nil, err
+	}
+	b.existing = 1
+	b.projects = append(b.projects, main)
+	if b.cred, err = b.user.issue(main.ID, "bench-main"); err != nil {
+		return nil, err
+	}
+
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"msg", b.messaging},
+		{"js", b.jetstream},
+		{"provision", b.provisioning}, // also issue/connect/revoke at the first level
+		{"restart", b.restart},
+		{"memory", b.memory},
+	}
+	for _, s := range steps {
+		if err := s.fn(); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return b.res, nil
+}
+
+func (b *bench) embeddedOpts() []nats.Option {
+	return []nats.Option{nats.UserJWTAndSeed(b.cred.JWT, b.cred.Seed)}
+}
+
+// messaging: 1 publisher, 1 subscriber, embedded vs standalone, interleaved.
+func (b *bench) messaging() error {
+	if !b.want("msg") {
+		return nil
+	}
+	sa, err := startStandalone(b.natsBin, filepath.Join(b.tmp, "standalone-msg"))
+	if err != nil {
+		return err
+	}
+	defer sa.stop()
+	for _, sz := range []struct {
+		key   string
+		size  int
+		count int
+	}{{"128", 128, b.cfg.Msgs128}, {"16k", 16 << 10, b.cfg.Msgs16K}} {
+		emb, std, err := b.interleave(b.cfg.MsgRuns, func(embedded bool) (float64, error) {
+			if embedded {
+				return pubSub(b.pb.NATSURL, b.embeddedOpts(), sz.size, sz.count)
+			}
+			return pubSub(sa.URL, nil, sz.size, sz.count)
+		})
+		if err != nil {
+			return err
+		}
+		b.ratioFigures("msg_"+sz.key, fmt.Sprintf("pub/sub %s B, 1 pub 1 sub", label(sz.size)), "msgs/s", emb, std,
+			fmt.Sprintf("%d msgs per run", sz.count))
+	}
+	return nil
+}
+
+func label(size int) string {
+	if size >= 1024 {
+		return fmt.Sprintf("%dK", size>>10)
+	}
+	return fmt.Sprint(size)
+}
+
+// interleave alternates embedded and standalone runs, swapping who goes
+// first every pair, so drift on a shared machine hits both alike.
+func (b *bench) interleave(runs int, fn func(embedded bool) (float64, error)) (emb, std []float64, err error) {
+	for i := 0; i < runs; i++ {
+		order := []bool{true, false}
+		if i%2 == 1 {
+			order = []bool{false, true}
+		}
+		for _, embedded := range order {
+			v, err := fn(embedded)
+			if err != nil {
+				return nil, nil, fmt.Errorf("embedded=%v run %d: %w", embedded, i, err)
+			}
+			if embedded {
+				emb = append(emb, v)
+			} else {
+				std = append(std, v)
+			}
+		}
+	}
+	return emb, std, nil
+}
+
+func (b *bench) ratioFigures(key, name, unit string, emb, std []float64, note string) {
+	b.add(&figure{Key: key + "_embedded", Name: name + ", Pocketbus (issued creds)", Unit: unit, Runs: emb, Note: note})
+	b.add(&figure{Key: key + "_standalone", Name: name + ", standalone nats-server", Unit: unit, Runs: std, Note: note})
+	ratios := make([]float64, len(emb))
+	for i := range emb {
+		ratios[i] = emb[i] / std[i]
+	}
+	r := median(emb) / median(std)
+	b.add(&figure{Key: key + "_ratio", Name: name + ", ratio embedded/standalone", Unit: "×", Runs: ratios,
+		Target: "≥ 0.95", Status: status(median(ratios) >= 0.95),
+		Note: fmt.Sprintf("median of the per-pair ratios (each pair run back to back); ratio of the medians: %.3f", r)})
+}
+
+func (b *bench) jetstream() error {
+	if !b.want("js") {
+		return nil
+	}
+	sa, err := startStandalone(b.natsBin, filepath.Join(b.tmp, "standalone-js"))
+	if err != nil {
+		return err
+	}
+	defer sa.stop()
+	emb, std, err := b.interleave(b.cfg.JSRuns, func(embedded bool) (float64, error) {
+		if embedded {
+			return jsPublish(b.pb.NATSURL, b.embeddedOpts(), 128, b.cfg.JSMsgs)
+		}
+		return jsPublish(sa.URL, nil, 128, b.cfg.JSMsgs)
+	})
+	if err != nil {
+		return err
+	}
+	b.ratioFigures("js", "JetStream async publish 128 B, file R1", "msgs/s", emb, std,
+		fmt.Sprintf("%d msgs per run into a fresh stream, until every ack", b.cfg.JSMsgs))
+	return nil
+}
+
+// provisioning measures REST creates at every level of existing projects,
+// seeding the database (server stopped) between levels.
+func (b *bench) provisioning() error {
+	if !b.want("provision") && !b.want("issue") && !b.want("connect") && !b.want("revoke") && !b.want("restart") && !b.want("memory") {
+		return nil
+	}
+	rates := map[int]float64{}
+	for li, level := range b.cfg.Levels {
+		if level > b.existing {
+			if err := b.seedTo(level); err != nil {
+				return err
+			}
+		}
+		if b.want("provision") {
+			var runs []float64
+			var all []float64
+			err := b.profiled(fmt.Sprintf("provision-%d", level), 5*time.Second, func() error {
+				for r := 0; r < b.cfg.ProvRuns; r++ {
+					rate, lat, err := parallel(1, b.cfg.CreatesPerRun, func(i int) error {
+						_, err := b.user.createProject(fmt.Sprintf("prov-%d-%d-%d", level, r, i))
+						return err
+					})
+					if err != nil {
+						return err
+					}
+					b.existing += b.cfg.CreatesPerRun
+					runs = append(runs, rate)
+					all = append(all, millis(lat)...)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			f := b.add(&figure{Key: fmt.Sprintf("provision_%d", level), Name: fmt.Sprintf("project create over REST, %d existing", level),
+				Unit: "creates/s", Runs: runs, P50: percentile(all, 50), P99: percentile(all, 99),
+				Target: "p99 < 25 ms", Note: fmt.Sprintf("%d × %d sequential creates (one client)", b.cfg.ProvRuns, b.cfg.CreatesPerRun)})
+			f.Status = status(f.P99 < 25)
+			rates[level] = f.Value
+		}
+		if li == 0 {
+			if err := b.credentials(); err != nil {
+				return err
+			}
+		}
+	}
+	if b.want("provision") && len(b.cfg.Levels) >= 3 {
+		top := b.cfg.Levels[len(b.cfg.Levels)-1]
+		ref := b.cfg.Levels[1]
+		r := rates[top] / rates[ref]
+		b.add(&figure{Key: "provision_flatness", Name: fmt.Sprintf("create rate at %d / rate at %d existing", top, ref), Unit: "×",
+			Runs: []float64{r}, Target: "≥ 0.80", Status: status(r >= 0.8)})
+	}
+	return nil
+}
+
+// seedTo stops the server, bulk-inserts projects up to level and starts it.
+func (b *bench) seedTo(level int) error {
+	b.logf("seeding %d projects (server stopped)", level-b.existing)
+	b.pb.stop()
+	t := time.Now()
+	if _, err := seedProjects(b.pb.dir, b.user.MyGroup, level-b.existing); err != nil {
+		return err
+	}
+	b.logf("seeded in %s", time.Since(t).Round(time.Millisecond))
+	b.existing = level
+	if _, err := b.pb.start(b.cred.JWT, b.cred.Seed); err != nil {
+		return err
+	}
+	return nil
+}
+
+// credentials: issue rate, connect rate and revoke latency.
+func (b *bench) credentials() error {
+	// A few projects to spread credentials over, as tenants would.
+	for len(b.projects) < 4 {
+		p, err := b.user.createProject(fmt.Sprintf("bench-%d", len(b.projects)))
+		if err != nil {
+			return err
+		}
+		b.existing++
+		b.projects = append(b.projects, p)
+	}
+	if b.want("issue") {
+		var runs []float64
+		var all []float64
+		err := b.profiled("issue", 5*time.Second, func() error {
+			for r := 0; r < b.cfg.IssueRuns; r++ {
+				rate, lat, err := parallel(b.cfg.IssueWorkers, b.cfg.Issues, func(i int) error {
+					_, err := b.user.issue(b.projects[i%len(b.projects)].ID, fmt.Sprintf("issue-%d-%d", r, i))
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				runs = append(runs, rate)
+				all = append(all, millis(lat)...)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		f := b.add(&figure{Key: "issue", Name: fmt.Sprintf("credential issue over REST, %d concurrent clients", b.cfg.IssueWorkers),
+			Unit: "issues/s", Runs: runs, P50: percentile(all, 50), P99: percentile(all, 99), Target: "≥ 1500/s",
+			Note: fmt.Sprintf("%d × %d issues over %d projects", b.cfg.IssueRuns, b.cfg.Issues, len(b.projects))})
+		f.Status = status(f.Value >= 1500)
+	}
+	if b.want("connect") {
+		if err := b.connects(); err != nil {
+			return err
+		}
+	}
+	if b.want("revoke") {
+		var runs []float64
+		var all []float64
+		for r := 0; r < b.cfg.RevokeRuns; r++ {
+			lat, err := b.revokeRun(r)
+			if err != nil {
+				return err
+			}
+			ms := millis(lat)
+			runs = append(runs, percentile(ms, 50))
+			all = append(all, ms...)
+		}
+		f := b.add(&figure{Key: "revoke", Name: "revoke over REST → connection closed", Unit: "ms (p50 per run)",
+			Runs: runs, P50: percentile(all, 50), P99: percentile(all, 99), Target: "p99 < 250 ms",
+			Note: fmt.Sprintf("%d revocations in all, one at a time, each credential with one live connection; timed from sending the POST to the client seeing the close", len(all))})
+		f.Status = status(f.P99 < 250)
+	}
+	return nil
+}
+
+func (b *bench) revokeRun(run int) ([]time.Duration, error) {
+	type live struct {
+		cred   credential
+		closed chan time.Time
+		nc     *nats.Conn
+	}
+	conns := make([]*live, b.cfg.Revokes)
+	defer func() {
+		for _, l := range conns {
+			if l != nil && l.nc != nil {
+				l.nc.Close()
+			}
+		}
+	}()
+	for i := range conns {
+		c, err := b.user.issue(b.projects[i%len(b.projects)].ID, fmt.Sprintf("revoke-%d-%d", run, i))
+		if err != nil {
+			return nil, err
+		}
+		l := &live{cred: c, closed: make(chan time.Time, 1)}
+		nc, err := nats.Connect(b.pb.NATSURL, nats.UserJWTAndSeed(c.JWT, c.Seed), nats.NoReconnect(),
+			nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}),
+			nats.ClosedHandler(func(*nats.Conn) { l.closed <- time.Now() }))
+		if err != nil {
+			return nil, err
+		}
+		l.nc = nc
+		conns[i] = l
+	}
+	lat := make([]time.Duration, len(conns))
+	for i, l := range conns {
+		t0 := time.Now()
+		if err := b.user.revoke(l.cred.ID); err != nil {
+			return nil, err
+		}
+		select {
+		case t := <-l.closed:
+			lat[i] = t.Sub(t0)
+		case <-time.After(10 * time.Second):
+			return nil, fmt.Errorf("connection of revoked credential %s still open after 10 s", l.cred.ID)
+		}
+	}
+	return lat, nil
+}
+
+// restart: SIGTERM, start, until /api/health and a NATS connect succeed.
+func (b *bench) restart() error {
+	if !b.want("restart") {
+		return nil
+	}
+	var runs []float64
+	for r := 0; r < b.cfg.RestartRuns; r++ {
+		b.pb.stop()
+		d, err := b.pb.start(b.cred.JWT, b.cred.Seed)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, d.Seconds())
+	}
+	f := b.add(&figure{Key: "restart", Name: fmt.Sprintf("restart to ready, %d projects", b.existing), Unit: "s", Runs: runs,
+		Target: "< 3 s", Note: "exec of `pocketbus serve` until GET /api/health is 200 and a NATS connect with an issued credential succeeds (polled every 5 ms)"})
+	f.Status = status(f.Value < 3)
+	return nil
+}
+
+// memory: RSS idle with every project in the database, then RSS with
+// LoadedAccounts accounts loaded, one connection each.
+func (b *bench) memory() error {
+	if !b.want("memory") {
+		return nil
+	}
+	time.Sleep(b.cfg.IdleSettle)
+	rss, err := rssBytes(b.pb.pid())
+	if err != nil {
+		return err
+	}
+	f := b.add(&figure{Key: "rss_idle", Name: fmt.Sprintf("RSS idle, %d projects", b.existing), Unit: "MB",
+		Runs: []float64{float64(rss) / 1e6}, Target: "< 500 MB",
+		Note: fmt.Sprintf("VmRSS of the serve process %s after a restart, no clients", b.cfg.IdleSettle)})
+	f.Status = status(f.Value < 500)
+
+	ids, err := projectIDs(b.pb.dir, b.cfg.LoadedAccounts)
+	if err != nil {
+		return err
+	}
+	if len(ids) < b.cfg.LoadedAccounts {
+		return fmt.Errorf("only %d seeded projects for %d loaded accounts", len(ids), b.cfg.LoadedAccounts)
+	}
+	// Credentials are minted here with the data dir's operator, as the issue
+	// route would: 10k REST issues would only add a minute of setup.
+	op, err := bus.LoadOrCreateOperator(filepath.Join(b.pb.dir, "nats-operator"), "")
+	if err != nil {
+		return err
+	}
+	creds := make([]bus.IssuedUser, len(ids))
+	for i, id := range ids {
+		if creds[i], err = op.IssueUser(bus.UserSpec{ProjectID: id, Name: "mem"}); err != nil {
+			return err
+		}
+	}
+	conns := make([]*nats.Conn, len(ids))
+	var mu sync.Mutex
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, nc := range conns {
+			if nc != nil {
+				nc.Close()
+			}
+		}
+	}()
+	var rate float64
+	var lat []time.Duration
+	err = b.profiled("account-load", 20*time.Second, func() (err error) {
+		rate, lat, err = parallel(b.cfg.LoadedWorkers, len(ids), func(i int) error {
+			nc, err := nats.Connect(b.pb.NATSURL, nats.UserJWTAndSeed(creds[i].JWT, creds[i].Seed), nats.NoReconnect(), nats.Timeout(20*time.Second))
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			conns[i] = nc
+			mu.Unlock()
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("connecting to %d accounts: %w", len(ids), err)
+	}
+	ms := millis(lat)
+	b.add(&figure{Key: "account_load_connect", Name: "first connect to a not-yet-loaded account (loads it)", Unit: "connects/s",
+		Runs: []float64{rate}, P50: percentile(ms, 50), P99: percentile(ms, 99),
+		Note: fmt.Sprintf("%d accounts, %d concurrent clients", len(ids), b.cfg.LoadedWorkers)})
+	time.Sleep(b.cfg.IdleSettle / 2)
+	rss, err = rssBytes(b.pb.pid())
+	if err != nil {
+		return err
+	}
+	b.add(&figure{Key: "rss_loaded", Name: fmt.Sprintf("RSS with %d loaded accounts, one connection each", len(ids)), Unit: "MB",
+		Runs: []float64{float64(rss) / 1e6}, Target: "report",
+		Note: fmt.Sprintf("%d projects in the database; JetStream enabled in every loaded account", b.existing)})
+	return nil
+}
+
+// sane reports whether a figure holds usable numbers.
+func (f *figure) sane() error {
+	if len(f.Runs) == 0 {
+		return fmt.Errorf("%s: no runs", f.Key)
+	}
+	for _, v := range append([]float64{f.Value}, f.Runs...) {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			return fmt.Errorf("%s: value %v", f.Key, v)
+		}
+	}
+	if f.latency() {
+		for _, v := range []float64{f.P50, f.P99} {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+				return fmt.Errorf("%s: latency %v", f.Key, v)
+			}
+		}
+		if f.P99 < f.P50 {
+			return fmt.Errorf("%s: p99 %v < p50 %v", f.Key, f.P99, f.P50)
+		}
+	}
+	return nil
+}
+
+// connects: new authenticated connections per second through Pocketbus, and
+// through a stock nats-server in operator mode holding the same account JWT
+// (interleaved), which separates NATS's own JWT authentication cost from
+// anything Pocketbus adds.
+func (b *bench) connects() error {
+	op, err := bus.LoadOrCreateOperator(filepath.Join(b.pb.dir, "nats-operator"), "")
+	if err != nil {
+		return err
+	}
+	accPub, accJWT, err := op.AccountJWT(bus.Account{ProjectID: b.projects[0].ID, Limits: tenancy.DefaultLimits})
+	if err != nil {
+		return err
+	}
+	sa, err := startStandaloneOperator(b.natsBin, filepath.Join(b.tmp, "standalone-operator"),
+		op.JWT(), op.SystemAccountPublicKey(), op.SystemAccountJWT(), accPub, accJWT)
+	if err != nil {
+		return err
+	}
+	defer sa.stop()
+	var embLat, stdLat []float64
+	emb, std, err := b.interleave(b.cfg.ConnectRuns, func(embedded bool) (float64, error) {
+		url := sa.URL
+		if embedded {
+			url = b.pb.NATSURL
+		}
+		var rate float64
+		var lat []time.Duration
+		run := func() (err error) {
+			rate, lat, err = parallel(b.cfg.ConnectWorkers, b.cfg.Connects, func(int) error {
+				nc, err := nats.Connect(url, nats.UserJWTAndSeed(b.cred.JWT, b.cred.Seed), nats.NoReconnect())
+				if err != nil {
+					return err
+				}
+				nc.Close()
+				return nil
+			})
+			return err
+		}
+		var err error
+		if embedded && len(embLat) == 0 {
+			err = b.profiled("connect", 2*time.Second, run) // only the Pocketbus process is profiled
+		} else {
+			err = run()
+		}
+		if embedded {
+			embLat = append(embLat, millis(lat)...)
+		} else {
+			stdLat = append(stdLat, millis(lat)...)
+		}
+		return rate, err
+	})
+	if err != nil {
+		return err
+	}
+	note := fmt.Sprintf("%d × %d new TCP connections from %d concurrent clients, each authenticated (user JWT + signed nonce) then closed; runs interleaved with the standalone server",
+		b.cfg.ConnectRuns, b.cfg.Connects, b.cfg.ConnectWorkers)
+	f := b.add(&figure{Key: "connect", Name: "NATS connect with an issued JWT, Pocketbus", Unit: "connects/s", Runs: emb,
+		P50: percentile(embLat, 50), P99: percentile(embLat, 99), Target: "≥ 3000/s", Note: note})
+	f.Status = status(f.Value >= 3000)
+	b.add(&figure{Key: "connect_standalone", Name: "NATS connect with the same JWT, standalone nats-server in operator mode", Unit: "connects/s", Runs: std,
+		P50: percentile(stdLat, 50), P99: percentile(stdLat, 99),
+		Note: "stock nats-server, operator mode, the project's account JWT preloaded in a memory resolver; same credential, same load"})
+	ratios := make([]float64, len(emb))
+	for i := range emb {
+		ratios[i] = emb[i] / std[i]
+	}
+	b.add(&figure{Key: "connect_ratio", Name: "NATS connect, ratio Pocketbus/standalone", Unit: "×", Runs: ratios})
+	return nil
+}

@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// buildBinaries compiles pocketbus and a stock nats-server (the module's own
+// main package, the version go.mod pins) into dir.
+// With profiling, "pocketbus" is cmd/pocketbus-bench/pprofserve: the same
+// app plus net/http/pprof.
+func buildBinaries(dir string, profiling bool) (pocketbus, natsServer string, err error) {
+	pocketbus = filepath.Join(dir, "pocketbus")
+	natsServer = filepath.Join(dir, "nats-server")
+	pbPkg := "github.com/pocketbus/pocketbus/cmd/pocketbus"
+	if profiling {
+		pbPkg = "github.com/pocketbus/pocketbus/cmd/pocketbus-bench/pprofserve"
+	}
+	for _, b := range []struct{ out, pkg string }{
+		{pocketbus, pbPkg},
+		{natsServer, "github.com/nats-io/nats-server/v2"},
+	} {
+		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", "", fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+		}
+	}
+	return pocketbus, natsServer, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// proc is one child process with its log file.
+type proc struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+}
+
+func startProc(bin string, args []string, logPath string, env ...string) (*proc, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: exec.Command(bin, args...), logPath: logPath, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.Env = append(os.Environ(), env...)
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	go func() { p.cmd.Wait(); logf.Close(); close(p.done) }()
+	return p, nil
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and waits for the exit (SIGKILL after 30 s).
+func (p *proc) stop() {
+	if p == nil || p.exited() {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *proc) tail() string {
+	b, _ := os.ReadFile(p.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// rssBytes reads the resident set size of a process from /proc.
+func rssBytes(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "VmRSS:") {
+			fields := strings.Fields(line)
+			kb, err := strconv.ParseInt(fields[1], 10, 64)
+			if err != nil {
+				return 0, err
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
+
+// pocketbus is one `pocketbus serve` on fixed loopback ports, so that it can
+// be stopped and started again on the same addresses.
+type pocketbus struct {
+	bin, dir string
+	httpPort int
+	natsPort int
+	URL      string
+	NATSURL  string
+	args     []string
+	p        *proc
+
+	pprofAddr string // net/http/pprof of a pprofserve binary
+}
+
+const (
+	superEmail = "bench@pocketbus.test"
+	superPass  = "benchpass123"
+)
+
+func newPocketbus(bin, dir string, extra ...string) (*pocketbus, error) {
+	up := exec.Command(bin, "superuser", "upsert", superEmail, superPass, "--dir", dir)
+	if out, err := up.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("superuser upsert: %v: %s", err, out)
+	}
+	hp, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	np, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	pb := &pocketbus{bin: bin, dir: dir, httpPort: hp, natsPort: np,
+		URL:     fmt.Sprintf("http://127.0.0.1:%d", hp),
+		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", np),
+	}
+	if pprofPort, err := freePort(); err == nil {
+		pb.pprofAddr = fmt.Sprintf("127.0.0.1:%d", pprofPort)
+	}
+	pb.args = append([]string{"serve", "--dir", dir,
+		"--http", fmt.Sprintf("127.0.0.1:%d", hp),
+		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", np),
+		"--nats-ws-listen", "127.0.0.1:0"}, extra...)
+	return pb, nil
+}
+
+// start runs serve and returns once /api/health answers 200 (and, if creds
+// are given, a NATS connection with them succeeds): the "ready" of the
+// restart figure. It returns the time from exec to ready.
+func (pb *pocketbus) start(jwt, seed string) (time.Duration, error) {
+	t0 := time.Now()
+	p, err := startProc(pb.bin, pb.args, filepath.Join(pb.dir, "serve.log"), "POCKETBUS_BENCH_PPROF_ADDR="+pb.pprofAddr)
+	if err != nil {
+		return 0, err
+	}
+	pb.p = p
+	client := &http.Client{Timeout: 2 * time.Second}
+	httpOK, natsOK := false, jwt == ""
+	deadline := time.Now().Add(120 * time.Second)
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			return 0, fmt.Errorf("pocketbus exited early: %s", p.tail())
+		}
+		if !httpOK {
+			if resp, err := client.Get(pb.URL + "/api/health"); err == nil {
+				resp.Body.Close()
+				httpOK = resp.StatusCode == 200
+			}
+		}
+		if !natsOK {
+			if nc, err := nats.Connect(pb.NATSURL, nats.UserJWTAndSeed(jwt, seed), nats.NoReconnect(), nats.Timeout(2*time.Second)); err == nil {
+				nc.Close()
+				natsOK = true
+			}
+		}
+		if httpOK && natsOK {
+			return time.Since(t0), nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("pocketbus did not become ready: %s", p.tail())
+}
+
+func (pb *pocketbus) stop()          { pb.p.stop() }
+func (pb *pocketbus) pid() int       { return pb.p.cmd.Process.Pid }
+func (pb *pocketbus) dbPath() string { return filepath.Join(pb.dir, "data.db") }
+
+// standalone is a stock nats-server with JetStream, no auth.
+type standalone struct {
+	URL string
+	p   *proc
+}
+
+func startStandalone(bin, dir string) (*standalone, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	store := filepath.Join(dir, "js")
+	p, err := startProc(bin, []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", store}, filepath.Join(dir, "nats-server.log"))
+	if err != nil {
+		return nil, err
+	}
+	s := &standalone{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), p: p}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			return nil, fmt.Errorf("nats-server exited: %s", p.tail())
+		}
+		if nc, err := nats.Connect(s.URL, nats.NoReconnect()); err == nil {
+			js, _ := nc.JetStream()
+			_, jerr := js.AccountInfo()
+			nc.Close()
+			if jerr == nil {
+				return s, nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.stop()
+	return nil, fmt.Errorf("nats-server did not become ready: %s", p.tail())
+}
+
+func (s *standalone) stop() { s.p.stop() }
+
+// profile fetches a CPU profile of the server over the next d into path
+// (only when the server is the pprofserve build).
+func (pb *pocketbus) profile(d time.Duration, path string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pb.pprofAddr, int(d.Seconds())))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		f.Close()
+		done <- err
+	}()
+	return done
+}
+
+// startStandaloneOperator runs a stock nats-server in operator mode with the
+// data dir's operator, its system account and one account JWT preloaded
+// (memory resolver): the same authentication work as Pocketbus, without
+// Pocketbus. Credentials issued by Pocketbus for that account work on it.
+func startStandaloneOperator(bin, dir, opJWT, sysPub, sysJWT, accPub, accJWT string) (*standalone, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	conf := fmt.Sprintf("listen: \"127.0.0.1:%d\"\noperator: %q\nsystem_account: %q\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n  %s: %q\n}\n",
+		port, opJWT, sysPub, sysPub, sysJWT, accPub, accJWT)
+	confPath := filepath.Join(dir, "nats-server.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		return nil, err
+	}
+	p, err := startProc(bin, []string{"-c", confPath}, filepath.Join(dir, "nats-server.log"))
+	if err != nil {
+		return nil, err
+	}
+	s := &standalone{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), p: p}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			return nil, fmt.Errorf("nats-server (operator mode) exited: %s", p.tail())
+		}
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return s, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.stop()
+	return nil, fmt.Errorf("nats-server (operator mode) did not become ready: %s", p.tail())
+}

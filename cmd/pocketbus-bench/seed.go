@@ -1,0 +1,116 @@
+package main
+
+import (
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/pocketbus/pocketbus/internal/bus"
+	"github.com/pocketbus/pocketbus/internal/tenancy"
+)
+
+// seedProjects bulk-inserts n projects into the group of a STOPPED server's
+// data dir: every row is what OnProjectSave would have written (default
+// limits, derived account key, account JWT signed by the data dir's own
+// operator), inserted with one prepared statement in one transaction. This
+// takes seconds for 100k, where 100k REST creates would take minutes; the
+// REST path itself is what the provisioning figure measures.
+func seedProjects(dataDir, group string, n int) ([]string, error) {
+	op, err := bus.LoadOrCreateOperator(filepath.Join(dataDir, "nats-operator"), "")
+	if err != nil {
+		return nil, err
+	}
+	type row struct{ id, pub, token string }
+	rows := make([]row, n)
+	ids := make(chan int, 1024)
+	var wg sync.WaitGroup
+	var firstErr error
+	var mu sync.Mutex
+	for w := 0; w < runtime.NumCPU(); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ids {
+				id := randomID()
+				pub, token, err := op.AccountJWT(bus.Account{ProjectID: id, Limits: tenancy.DefaultLimits})
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					continue
+				}
+				rows[i] = row{id, pub, token}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		ids <- i
+	}
+	close(ids)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+
+	db, err := core.DefaultDBConnect(filepath.Join(dataDir, "data.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	tx, err := db.DB().Begin()
+	if err != nil {
+		return nil, err
+	}
+	stmt, err := tx.Prepare("INSERT INTO projects (id, name, `group`, description, account, account_jwt, revocations, disabled," +
+		" max_connections, max_payload, js_max_memory, js_max_disk, js_max_streams, js_max_consumers, created, updated)" +
+		" VALUES (?, ?, ?, '', ?, ?, '{}', FALSE, ?, ?, ?, ?, ?, ?, ?, ?)")
+	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	now := types.NowDateTime().String()
+	l := tenancy.DefaultLimits
+	out := make([]string, n)
+	for i, r := range rows {
+		if _, err := stmt.Exec(r.id, "seed-"+r.id, group, r.pub, r.token,
+			l.MaxConnections, l.MaxPayload, l.JSMaxMemory, l.JSMaxDisk, l.JSMaxStreams, l.JSMaxConsumers, now, now); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("insert seeded project: %w", err)
+		}
+		out[i] = r.id
+	}
+	stmt.Close()
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// randomID is a PocketBase-style 15 character id.
+func randomID() string {
+	b := make([]byte, 15)
+	rand.Read(b)
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}
+
+// projectIDs lists up to n seeded project ids of a stopped or running data dir.
+func projectIDs(dataDir string, n int) ([]string, error) {
+	db, err := core.DefaultDBConnect(filepath.Join(dataDir, "data.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var ids []string
+	err = db.NewQuery(fmt.Sprintf("SELECT id FROM projects WHERE name LIKE 'seed-%%' LIMIT %d", n)).Column(&ids)
+	return ids, err
+}
