@@ -23,9 +23,12 @@ type Cluster struct {
 	op   *Operator
 	urls string
 	sys  *nats.Conn
+	// servers is how many servers answered a ping at connect: a request to
+	// all of them is complete once that many have replied.
+	servers int
 }
 
-var _ AccountPublisher = (*Cluster)(nil)
+var _ DataPlane = (*Cluster)(nil)
 
 // ConnectCluster connects to the cluster as the system account: with the
 // given .creds file, or, when it is empty, as a system user minted from the
@@ -40,14 +43,54 @@ func ConnectCluster(urls, systemCredsFile string, op *Operator) (*Cluster, error
 	if err != nil {
 		return nil, fmt.Errorf("bus: connecting to the NATS cluster at %s: %w", urls, err)
 	}
-	return &Cluster{op: op, urls: urls, sys: nc}, nil
+	c := &Cluster{op: op, urls: urls, sys: nc}
+	pings, err := c.gatherFor("$SYS.REQ.SERVER.PING", nil, 0, time.Second)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if len(pings) == 0 {
+		nc.Close()
+		return nil, fmt.Errorf("bus: no NATS server at %s answered the system account (is it configured with `pocketbus nats operator`?)", urls)
+	}
+	c.servers = len(pings)
+	return c, nil
 }
 
 // ClientURL is where clients connect: the URLs Pocketbus was given.
 func (c *Cluster) ClientURL() string { return c.urls }
 
-// Close disconnects the control plane.
-func (c *Cluster) Close() { c.sys.Close() }
+// Shutdown disconnects the control plane; the cluster keeps running.
+func (c *Cluster) Shutdown() { c.sys.Close() }
+
+// StoredAccounts lists the accounts the cluster's resolvers hold, except the
+// system account.
+func (c *Cluster) StoredAccounts() ([]string, error) {
+	replies, err := c.gather("$SYS.REQ.CLAIMS.LIST", nil)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range replies {
+		var resp struct {
+			Data []string `json:"data"`
+		}
+		if err := json.Unmarshal(r, &resp); err != nil {
+			return nil, fmt.Errorf("bus: claims list reply: %w", err)
+		}
+		for _, pub := range resp.Data {
+			if pub != c.op.SystemAccountPublicKey() && !seen[pub] {
+				seen[pub] = true
+				out = append(out, pub)
+			}
+		}
+	}
+	return out, nil
+}
+
+// RemoveOrphan deletes an account no project owns.
+func (c *Cluster) RemoveOrphan(pub string) error { return c.DeleteAccount(pub) }
 
 // UpdateAccount pushes the JWT to every full resolver of the cluster. Any
 // resolver's error fails the call; at least one must confirm.
@@ -144,7 +187,7 @@ func (c *Cluster) deleteStreams(pub string) error {
 // gatherClaimsReply sends a claims request and reads every resolver's answer
 // that arrives within a short window.
 func (c *Cluster) gatherClaimsReply(subject string, payload []byte, pub string) error {
-	replies, err := c.gather(subject, payload, 2*time.Second)
+	replies, err := c.gather(subject, payload)
 	if err != nil {
 		return err
 	}
@@ -163,9 +206,16 @@ func (c *Cluster) gatherClaimsReply(subject string, payload []byte, pub string) 
 	return nil
 }
 
-// gather publishes one request and collects replies until none has arrived
-// for a short while after the first, or until wait passes.
-func (c *Cluster) gather(subject string, payload []byte, wait time.Duration) ([][]byte, error) {
+// gather sends a request that every server answers and returns the replies:
+// as soon as all known servers have answered, or after two seconds with
+// whatever came (a node may be down; full resolvers catch up among themselves).
+func (c *Cluster) gather(subject string, payload []byte) ([][]byte, error) {
+	return c.gatherFor(subject, payload, c.servers, 2*time.Second)
+}
+
+// gatherFor collects replies until want have arrived (0: until none has
+// come for a short while after the first) or wait passes.
+func (c *Cluster) gatherFor(subject string, payload []byte, want int, wait time.Duration) ([][]byte, error) {
 	inbox := nats.NewInbox()
 	sub, err := c.sys.SubscribeSync(inbox)
 	if err != nil {
@@ -184,8 +234,14 @@ func (c *Cluster) gather(subject string, payload []byte, wait time.Duration) ([]
 			break
 		}
 		out = append(out, m.Data)
-		// After the first answer the others follow within milliseconds.
-		next = min(250*time.Millisecond, time.Until(deadline))
+		if want > 0 && len(out) >= want {
+			break
+		}
+		next = time.Until(deadline)
+		if want == 0 {
+			// After the first answer the others follow within milliseconds.
+			next = min(250*time.Millisecond, next)
+		}
 		if next <= 0 {
 			break
 		}
@@ -199,7 +255,7 @@ func (c *Cluster) gather(subject string, payload []byte, wait time.Duration) ([]
 func (c *Cluster) AccountStats(pub string) (Stats, error) {
 	var st Stats
 	req, _ := json.Marshal(server.AccountStatzOptions{Accounts: []string{pub}})
-	replies, err := c.gather("$SYS.REQ.ACCOUNT.PING.STATZ", req, time.Second)
+	replies, err := c.gatherFor("$SYS.REQ.ACCOUNT.PING.STATZ", req, 0, time.Second)
 	if err != nil {
 		return st, err
 	}
@@ -222,7 +278,7 @@ func (c *Cluster) AccountStats(pub string) (Stats, error) {
 		}
 	}
 	jsReq, _ := json.Marshal(server.JSzOptions{Streams: true, Consumer: true})
-	replies, err = c.gather(fmt.Sprintf("$SYS.REQ.ACCOUNT.%s.JSZ", pub), jsReq, time.Second)
+	replies, err = c.gatherFor(fmt.Sprintf("$SYS.REQ.ACCOUNT.%s.JSZ", pub), jsReq, 0, time.Second)
 	if err != nil {
 		return st, err
 	}

@@ -21,15 +21,16 @@ import (
 // operator would run it next to Pocketbus.
 func startCluster(t *testing.T, op *Operator) (urls string, nodes []*server.Server) {
 	t.Helper()
+	// Route ports are picked up front: every node lists all three routes,
+	// as a static cluster config does. (nats-server binds its route listener
+	// only once JetStream is up, so a seed's kernel-picked port cannot be
+	// read before the others start.)
 	ports := make([]int, 3)
+	var routes []string
 	for i := range ports {
 		ports[i] = freeTCPPort(t)
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i]))
 	}
-	var routes []string
-	for _, p := range ports {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
-	}
-	var clientURLs []string
 	for i := range 3 {
 		dir := t.TempDir()
 		conf := fmt.Sprintf(`server_name: n%d
@@ -54,12 +55,31 @@ cluster: { name: pb, listen: 127.0.0.1:%d, routes: [%s] }
 		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 		nodes = append(nodes, ns)
 	}
-	for _, ns := range nodes {
-		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatal("cluster node not ready")
+	// A clustered JetStream server is ready only once the cluster has a
+	// quorum, so readiness is awaited after all three are started.
+	var clientURLs []string
+	for i, ns := range nodes {
+		if !ns.ReadyForConnections(30 * time.Second) {
+			t.Fatalf("cluster node n%d not ready", i)
 		}
 		clientURLs = append(clientURLs, ns.ClientURL())
 	}
+	eventually(t, 20*time.Second, "a full mesh of routes", func() bool {
+		for _, ns := range nodes {
+			rz, err := ns.Routez(nil)
+			if err != nil {
+				return false
+			}
+			peers := map[string]bool{}
+			for _, r := range rz.Routes {
+				peers[r.RemoteID] = true
+			}
+			if len(peers) != len(nodes)-1 {
+				return false
+			}
+		}
+		return true
+	})
 	return strings.Join(clientURLs, ","), nodes
 }
 
@@ -85,7 +105,7 @@ func TestClusterControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	defer cl.Shutdown()
 
 	limits := Limits{MaxConnections: -1, MaxPayload: -1, JSMaxMemory: 16 << 20, JSMaxDisk: 64 << 20, JSMaxStreams: 10, JSMaxConsumers: 10}
 	pub, token, err := op.AccountJWT(Account{ProjectID: "cluster1", Limits: limits})
@@ -94,6 +114,9 @@ func TestClusterControlPlane(t *testing.T) {
 	}
 	if err := cl.UpdateAccount(pub, token); err != nil {
 		t.Fatalf("pushing the account: %v", err)
+	}
+	if stored, err := cl.StoredAccounts(); err != nil || len(stored) != 1 || stored[0] != pub {
+		t.Fatalf("stored accounts = %v, %v", stored, err)
 	}
 	user, _ := op.IssueUser(UserSpec{ProjectID: "cluster1", Name: "u"})
 	other, _ := op.IssueUser(UserSpec{ProjectID: "cluster1", Name: "other"})
@@ -177,6 +200,9 @@ func TestClusterControlPlane(t *testing.T) {
 				t.Fatalf("%s still holds %d streams of the deleted account", ns.Name(), u.Streams)
 			}
 		}
+	}
+	if stored, err := cl.StoredAccounts(); err != nil || len(stored) != 0 {
+		t.Fatalf("stored accounts after delete = %v, %v", stored, err)
 	}
 	fresh, _ := op.IssueUser(UserSpec{ProjectID: "cluster1", Name: "late"})
 	if c, err := nats.Connect(urls, nats.UserJWTAndSeed(fresh.JWT, fresh.Seed), nats.NoReconnect()); err == nil {

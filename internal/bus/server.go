@@ -61,7 +61,7 @@ type Server struct {
 	stop     sync.Once
 }
 
-var _ AccountPublisher = (*Server)(nil)
+var _ DataPlane = (*Server)(nil)
 
 // Start runs an embedded nats-server in operator mode with JetStream on.
 func Start(cfg Config, op *Operator) (*Server, error) {
@@ -278,8 +278,9 @@ func (s *Server) removeJetStreamDir(pub string) error {
 	return nil
 }
 
-// JetStreamAccountDirs lists account public keys with JetStream data on disk.
-func (s *Server) JetStreamAccountDirs() ([]string, error) {
+// StoredAccounts lists the accounts with JetStream data on disk: the only
+// state the embedded server keeps of an account (its JWT is in the Source).
+func (s *Server) StoredAccounts() ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(s.storeDir, "jetstream"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -297,10 +298,10 @@ func (s *Server) JetStreamAccountDirs() ([]string, error) {
 	return out, nil
 }
 
-// RemoveJetStreamData removes an orphan account's JetStream data. If the
-// account happens to be loaded it is deleted properly first, so no stream
-// keeps writing into a removed directory.
-func (s *Server) RemoveJetStreamData(pub string) error {
+// RemoveOrphan removes an orphan account's JetStream data. If the account
+// happens to be loaded it is deleted properly first, so no stream keeps
+// writing into a removed directory.
+func (s *Server) RemoveOrphan(pub string) error {
 	if !nkeys.IsValidPublicAccountKey(pub) || pub == s.op.SystemAccountPublicKey() {
 		return fmt.Errorf("bus: not a project account: %q", pub)
 	}

@@ -391,7 +391,7 @@ func TestDeleteAccount(t *testing.T) {
 	if _, err := os.Stat(e.srv.jsAccountDir(pub)); err != nil {
 		t.Fatalf("no JetStream dir before delete: %v", err)
 	}
-	dirs, _ := e.srv.JetStreamAccountDirs()
+	dirs, _ := e.srv.StoredAccounts()
 	if len(dirs) != 2 {
 		t.Fatalf("account dirs %v", dirs)
 	}
@@ -407,7 +407,7 @@ func TestDeleteAccount(t *testing.T) {
 	e.mustRefuse(u, "")
 	// A credential issued after the delete does not resurrect it either.
 	e.mustRefuse(e.user(UserSpec{ProjectID: "p"}), "")
-	dirs, _ = e.srv.JetStreamAccountDirs()
+	dirs, _ = e.srv.StoredAccounts()
 	if len(dirs) != 1 || dirs[0] != keep {
 		t.Fatalf("account dirs after delete %v", dirs)
 	}
@@ -432,14 +432,14 @@ func TestOrphanRemoval(t *testing.T) {
 	e.srv.Shutdown()
 	e.src.del(pub) // crash: row gone, data still on disk
 	e.start()
-	dirs, err := e.srv.JetStreamAccountDirs()
+	dirs, err := e.srv.StoredAccounts()
 	if err != nil || len(dirs) != 1 || dirs[0] != pub {
 		t.Fatalf("dirs %v %v", dirs, err)
 	}
-	if err := e.srv.RemoveJetStreamData(pub); err != nil {
+	if err := e.srv.RemoveOrphan(pub); err != nil {
 		t.Fatal(err)
 	}
-	if dirs, _ := e.srv.JetStreamAccountDirs(); len(dirs) != 0 {
+	if dirs, _ := e.srv.StoredAccounts(); len(dirs) != 0 {
 		t.Fatalf("dirs after removal %v", dirs)
 	}
 }

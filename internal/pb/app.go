@@ -27,6 +27,10 @@ type Config struct {
 	NATSStore    string // JetStream store; default <dir>/nats
 	MaxMemory    int64  // JetStream totals; 0 = nats-server's own sizing
 	MaxDisk      int64
+	// External-cluster mode: no embedded server; accounts are pushed to the
+	// cluster at NATSURL as the system account.
+	NATSURL         string
+	NATSSystemCreds string // .creds of a system-account user; "" = minted from the operator
 }
 
 // New builds the pocketbus command: PocketBase with its own commands and
@@ -41,6 +45,10 @@ func New() *pocketbase.PocketBase {
 		"embedded NATS WebSocket listener, also proxied at /nats on the HTTP port (env POCKETBUS_NATS_WS_LISTEN)")
 	flags.StringVar(&cfg.NATSStore, "nats-store", envOr("POCKETBUS_NATS_STORE", ""),
 		"JetStream store directory (default <dir>/nats) (env POCKETBUS_NATS_STORE)")
+	flags.StringVar(&cfg.NATSURL, "nats-url", envOr("POCKETBUS_NATS_URL", ""),
+		"external NATS cluster URL(s), comma-separated: no embedded server, accounts are pushed there (env POCKETBUS_NATS_URL)")
+	flags.StringVar(&cfg.NATSSystemCreds, "nats-system-creds", envOr("POCKETBUS_NATS_SYSTEM_CREDS", ""),
+		"system-account .creds for --nats-url (default: a system user minted from the operator) (env POCKETBUS_NATS_SYSTEM_CREDS)")
 	maxMemory := flags.String("nats-max-memory", envOr("POCKETBUS_NATS_MAX_MEMORY", ""),
 		"JetStream memory total, bytes or with K/M/G/T suffix (default: nats-server's sizing) (env POCKETBUS_NATS_MAX_MEMORY)")
 	maxDisk := flags.String("nats-max-disk", envOr("POCKETBUS_NATS_MAX_DISK", ""),

@@ -2,6 +2,7 @@ package pb
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -12,11 +13,14 @@ import (
 )
 
 // Hub is Pocketbus inside one PocketBase app: the tenancy rules and, while
-// serving, the embedded NATS server.
+// serving, the NATS data plane (the embedded server or an external cluster).
 type Hub struct {
 	Tenancy *tenancy.Tenancy
-	NATS    *bus.Server // nil until serve starts it
+	Plane   bus.DataPlane // nil until serve starts it
 	cfg     *Config
+	// The embedded server's WebSocket listener, proxied at /nats ("" when
+	// there is none, as with an external cluster).
+	wsURL, wsAddr string
 }
 
 // Bind registers every Pocketbus hook on app. This is the one place where the
@@ -56,7 +60,8 @@ func Bind(app core.App, cfg *Config) *Hub {
 	app.OnRecordUpdateRequest(tenancy.Projects).BindFunc(t.OnProjectUpdateRequest)
 	app.OnRecordCreate(tenancy.Projects).BindFunc(t.OnProjectSave)
 	app.OnRecordUpdate(tenancy.Projects).BindFunc(t.OnProjectSave)
-	app.OnRecordAfterUpdateSuccess(tenancy.Projects).BindFunc(t.OnProjectUpdated)
+	app.OnRecordAfterCreateSuccess(tenancy.Projects).BindFunc(t.OnProjectCommitted)
+	app.OnRecordAfterUpdateSuccess(tenancy.Projects).BindFunc(t.OnProjectCommitted)
 	app.OnRecordDelete(tenancy.Projects).BindFunc(t.OnProjectDelete)
 	app.OnRecordAfterDeleteSuccess(tenancy.Projects).BindFunc(t.OnProjectDeleted)
 
@@ -65,7 +70,7 @@ func Bind(app core.App, cfg *Config) *Hub {
 	app.OnRecordDelete(tenancy.Credentials).BindFunc(t.OnCredentialDelete)
 
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
-		if err := h.startNATS(se.App); err != nil {
+		if err := h.startDataPlane(se.App); err != nil {
 			return err
 		}
 		registerRoutes(se, h)
@@ -73,17 +78,21 @@ func Bind(app core.App, cfg *Config) *Hub {
 	})
 	// Runs after PocketBase has stopped HTTP and before the database closes.
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
-		if h.NATS != nil {
-			h.NATS.Shutdown()
+		if h.Plane != nil {
+			h.Plane.Shutdown()
 		}
 		return e.Next()
 	})
 	return h
 }
 
-// startNATS starts the embedded server, connects the rules to it and repairs
+// startDataPlane starts the embedded NATS server, or connects to the
+// external cluster given by --nats-url, connects the rules to it and repairs
 // whatever a crash left between the database and NATS.
-func (h *Hub) startNATS(app core.App) error {
+func (h *Hub) startDataPlane(app core.App) error {
+	if h.cfg.NATSURL != "" {
+		return h.connectCluster(app)
+	}
 	store := h.cfg.NATSStore
 	if store == "" {
 		store = filepath.Join(app.DataDir(), "nats")
@@ -100,22 +109,70 @@ func (h *Hub) startNATS(app core.App) error {
 	if err != nil {
 		return fmt.Errorf("starting NATS: %w", err)
 	}
-	h.NATS = srv
+	h.Plane, h.wsURL, h.wsAddr = srv, srv.WebsocketURL(), srv.WebsocketAddr()
 	h.Tenancy.SetDataPlane(srv, srv.JetStreamTotals)
+	if err := h.reconcile(app); err != nil {
+		return err
+	}
+	fmt.Printf("NATS listening on %s\n", srv.ClientURL())
+	if h.wsURL != "" {
+		fmt.Printf("NATS WebSocket listening on %s (and /nats on the HTTP port)\n", h.wsURL)
+	}
+	return nil
+}
 
-	repairs, err := h.Tenancy.Reconcile(app, srv)
+// connectCluster makes Pocketbus the control plane of an external NATS
+// cluster (SPEC §6). Quotas are admitted against --nats-max-memory and
+// --nats-max-disk when given: only the cluster's operator knows its size.
+func (h *Hub) connectCluster(app core.App) error {
+	cl, err := bus.ConnectCluster(h.cfg.NATSURL, h.cfg.NATSSystemCreds, h.Tenancy.Operator)
 	if err != nil {
-		srv.Shutdown()
+		return err
+	}
+	h.Plane = cl
+	var totals func() (int64, int64)
+	if h.cfg.MaxMemory > 0 || h.cfg.MaxDisk > 0 {
+		mem, disk := h.cfg.MaxMemory, h.cfg.MaxDisk
+		if mem == 0 {
+			mem = math.MaxInt64
+		}
+		if disk == 0 {
+			disk = math.MaxInt64
+		}
+		totals = func() (int64, int64) { return mem, disk }
+	}
+	h.Tenancy.SetDataPlane(cl, totals)
+	if err := h.reconcile(app); err != nil {
+		return err
+	}
+	// The cluster may have missed pushes (a crash between a commit and its
+	// push); pushing every account again is idempotent. In the background,
+	// so that start-up does not wait for it.
+	go func() {
+		n, err := h.Tenancy.PushAll(app, cl)
+		if err != nil {
+			app.Logger().Error("pushing accounts to the NATS cluster", "pushed", n, "error", err)
+			return
+		}
+		app.Logger().Info("pushed every project account to the NATS cluster", "accounts", n)
+	}()
+	fmt.Printf("NATS cluster at %s (Pocketbus is its control plane)\n", cl.ClientURL())
+	return nil
+}
+
+// reconcile repairs what a crash left between the database and NATS, and
+// says so on the console as well as in the logs.
+func (h *Hub) reconcile(app core.App) error {
+	repairs, err := h.Tenancy.Reconcile(app, h.Plane)
+	if err != nil {
+		h.Plane.Shutdown()
 		return fmt.Errorf("reconciling projects with NATS: %w", err)
 	}
 	if len(repairs.Resigned)+len(repairs.RemovedOrphan) > 0 {
 		app.Logger().Warn("reconciled NATS with the database",
 			"resigned_projects", repairs.Resigned, "removed_orphan_accounts", repairs.RemovedOrphan)
-	}
-
-	fmt.Printf("NATS listening on %s\n", srv.ClientURL())
-	if ws := srv.WebsocketURL(); ws != "" {
-		fmt.Printf("NATS WebSocket listening on %s (and /nats on the HTTP port)\n", ws)
+		fmt.Printf("Reconciled NATS with the database: re-signed %d project accounts, removed %d orphan accounts\n",
+			len(repairs.Resigned), len(repairs.RemovedOrphan))
 	}
 	return nil
 }

@@ -20,11 +20,13 @@ func newNATSCommand(h *Hub) *cobra.Command {
 			if op == nil {
 				return fmt.Errorf("the operator is not loaded")
 			}
-			out := c.OutOrStdout()
-			fmt.Fprintf(out, "# Operator %s\n# operator JWT:\n%s\n\n", op.PublicKey(), op.JWT())
-			fmt.Fprintf(out, "# System account %s\n# system account JWT:\n%s\n\n", op.SystemAccountPublicKey(), op.SystemAccountJWT())
-			fmt.Fprintf(out, "# nats-server configuration for a server or cluster run by this Pocketbus\n"+
-				"# (then: pocketbus serve --nats-url nats://...):\n%s", op.ServerConfig(resolverDir))
+			// The whole output is valid nats-server configuration: the
+			// operator JWT is the "operator" value and the system account
+			// JWT is preloaded, so it can be included as it is.
+			fmt.Fprintf(c.OutOrStdout(), "# nats-server configuration for a server or cluster run by this Pocketbus;\n"+
+				"# include it in each node's config, then: pocketbus serve --nats-url nats://...\n"+
+				"# Operator:       %s\n# System account: %s\n%s",
+				op.PublicKey(), op.SystemAccountPublicKey(), op.ServerConfig(resolverDir))
 			return nil
 		},
 	}

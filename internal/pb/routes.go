@@ -29,7 +29,7 @@ func registerRoutes(se *core.ServeEvent, h *Hub) {
 	api.POST("/groups/{id}/owner", h.transferOwner)
 
 	// Browsers reach NATS over WebSocket on the app's own origin.
-	if addr := h.NATS.WebsocketAddr(); addr != "" {
+	if addr := h.wsAddr; addr != "" {
 		proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
 		r.GET("/nats", func(e *core.RequestEvent) error {
 			proxy.ServeHTTP(e.Response, e.Request)
@@ -50,8 +50,8 @@ func (h *Hub) info(e *core.RequestEvent) error {
 		"version":  Version,
 		"operator": h.Tenancy.Operator.PublicKey(),
 		"nats": map[string]string{
-			"url":    h.NATS.ClientURL(),
-			"ws_url": h.NATS.WebsocketURL(),
+			"url":    h.Plane.ClientURL(),
+			"ws_url": h.wsURL,
 		},
 	})
 }
@@ -91,7 +91,7 @@ func (h *Hub) projectToken(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	token, err := h.Tenancy.IssueWebToken(project, userOf(e), h.NATS.WebsocketURL())
+	token, err := h.Tenancy.IssueWebToken(project, userOf(e), h.wsURL)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (h *Hub) projectStats(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	st, err := h.NATS.AccountStats(project.GetString("account"))
+	st, err := h.Plane.AccountStats(project.GetString("account"))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -29,12 +30,6 @@ func (s AccountSource) AccountJWT(pub string) (string, error) {
 	return token, err
 }
 
-// DataPlaneState is what reconciliation needs to see of NATS.
-type DataPlaneState interface {
-	JetStreamAccountDirs() ([]string, error)
-	RemoveJetStreamData(pub string) error
-}
-
 // Repairs lists what Reconcile changed.
 type Repairs struct {
 	Resigned      []string // project ids whose account was missing or stale
@@ -46,7 +41,7 @@ type Repairs struct {
 // this is idempotent), and JetStream data of accounts that no project owns
 // (a delete whose cleanup never ran) is removed. It also recounts the
 // JetStream reservations that quota admission reads (RecountQuota).
-func (t *Tenancy) Reconcile(app core.App, plane DataPlaneState) (Repairs, error) {
+func (t *Tenancy) Reconcile(app core.App, plane bus.DataPlane) (Repairs, error) {
 	var r Repairs
 	if err := RecountQuota(app); err != nil {
 		return r, err
@@ -67,16 +62,16 @@ func (t *Tenancy) Reconcile(app core.App, plane DataPlaneState) (Repairs, error)
 		r.Resigned = append(r.Resigned, id)
 	}
 
-	dirs, err := plane.JetStreamAccountDirs()
+	stored, err := plane.StoredAccounts()
 	if err != nil {
 		return r, err
 	}
-	for _, pub := range dirs {
+	for _, pub := range stored {
 		if pub == t.Operator.SystemAccountPublicKey() {
 			continue
 		}
 		if _, err := (AccountSource{App: app}).AccountJWT(pub); errors.Is(err, bus.ErrAccountNotFound) {
-			if err := plane.RemoveJetStreamData(pub); err != nil {
+			if err := plane.RemoveOrphan(pub); err != nil {
 				return r, err
 			}
 			r.RemovedOrphan = append(r.RemovedOrphan, pub)
@@ -85,4 +80,42 @@ func (t *Tenancy) Reconcile(app core.App, plane DataPlaneState) (Repairs, error)
 		}
 	}
 	return r, nil
+}
+
+// PushAll pushes every project's account JWT to the data plane, a page at a
+// time, each under its account's push lock (so it never overtakes a newer
+// push). An external cluster may have missed pushes while Pocketbus was down
+// or crashed between a commit and its push; pushing again is idempotent.
+func (t *Tenancy) PushAll(app core.App, p bus.AccountPublisher) (int, error) {
+	const page = 500
+	pushed, after := 0, ""
+	for {
+		var rows []struct {
+			ID      string `db:"id"`
+			Account string `db:"account"`
+		}
+		err := app.DB().NewQuery("SELECT id, account FROM projects WHERE id > {:after} AND account != '' ORDER BY id LIMIT {:n}").
+			Bind(dbx.Params{"after": after, "n": page}).All(&rows)
+		if err != nil {
+			return pushed, err
+		}
+		for _, r := range rows {
+			unlock := t.lockAccount(r.Account)
+			token, err := AccountSource{App: app}.AccountJWT(r.Account)
+			if err == nil {
+				err = p.UpdateAccount(r.Account, token)
+			} else if errors.Is(err, bus.ErrAccountNotFound) {
+				err = nil // deleted meanwhile
+			}
+			unlock()
+			if err != nil {
+				return pushed, fmt.Errorf("project %s: %w", r.ID, err)
+			}
+			pushed++
+		}
+		if len(rows) < page {
+			return pushed, nil
+		}
+		after = rows[len(rows)-1].ID
+	}
 }

@@ -153,7 +153,7 @@ func nonNil(s []string) []string {
 
 // RevokeCredential marks the credential revoked and revokes its key in the
 // project's account, in one transaction; the account update that closes its
-// connections is pushed after the commit (OnProjectUpdated). Revoking twice
+// connections is pushed after the commit (OnProjectCommitted). Revoking twice
 // changes nothing.
 func (t *Tenancy) RevokeCredential(app core.App, cred *core.Record) error {
 	if !cred.GetDateTime("revoked").IsZero() {

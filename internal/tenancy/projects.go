@@ -104,7 +104,7 @@ func (t *Tenancy) OnProjectUpdateRequest(e *core.RecordRequestEvent) error {
 // create returns the account already exists.
 func (t *Tenancy) OnProjectSave(e *core.RecordEvent) error {
 	// The event outlives the transaction: its after-commit hooks
-	// (OnProjectUpdated) get it too and must not see the finished tx.
+	// (OnProjectCommitted) get it too and must not see the finished tx.
 	original := e.App
 	defer func() { e.App = original }()
 	return e.App.RunInTransaction(func(tx core.App) error {
@@ -123,8 +123,10 @@ func (t *Tenancy) OnProjectSave(e *core.RecordEvent) error {
 	})
 }
 
-// OnProjectUpdated pushes the project's account JWT to the data plane
-// (limits, disabled, revocations apply live). It runs after the commit.
+// OnProjectCommitted pushes the project's account JWT to the data plane
+// after a create or update commits: an external cluster learns of new
+// accounts this way, and limits, disabled and revocations apply live (the
+// embedded server applies it only to accounts it has loaded).
 //
 // Concurrent updates of one project commit in order but their after-commit
 // hooks race, and nats-server applies whatever claims arrive last: pushing
@@ -132,7 +134,7 @@ func (t *Tenancy) OnProjectSave(e *core.RecordEvent) error {
 // overwrite a newer one, so a revoked key could connect again. Instead each
 // push reads the committed JWT under a per-account lock: the last push then
 // always carries the latest commit.
-func (t *Tenancy) OnProjectUpdated(e *core.RecordEvent) error {
+func (t *Tenancy) OnProjectCommitted(e *core.RecordEvent) error {
 	if p, _ := t.dataPlane(); p != nil {
 		pub := e.Record.GetString("account")
 		unlock := t.lockAccount(pub)
