@@ -65,7 +65,7 @@ func (h *Hub) issueCredential(e *core.RequestEvent) error {
 	if err := tenancy.DecodeJSON(e.Request.Body, &req); err != nil {
 		return err
 	}
-	issued, err := h.Tenancy.IssueCredential(e.App, project, userOf(e), req)
+	issued, err := h.Tenancy.IssueCredential(e.App, project, tenancy.AuthUser(e), req)
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func (h *Hub) projectToken(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	token, err := h.Tenancy.IssueWebToken(project, userOf(e), h.wsURL)
+	token, err := h.Tenancy.IssueWebToken(project, tenancy.AuthUser(e), h.wsURL)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (h *Hub) projectStats(e *core.RequestEvent) error {
 // groupFor loads a group the caller belongs to; others' groups are 404.
 func groupFor(e *core.RequestEvent) (*core.Record, error) {
 	group, err := e.App.FindRecordById(tenancy.Groups, e.Request.PathValue("id"))
-	if err != nil || !(e.HasSuperuserAuth() || tenancy.IsMember(userOf(e), group.Id)) {
+	if err != nil || !(e.HasSuperuserAuth() || tenancy.IsMember(tenancy.AuthUser(e), group.Id)) {
 		return nil, apis.NewNotFoundError("group not found", nil)
 	}
 	return group, nil
@@ -135,7 +135,7 @@ func isOwner(e *core.RequestEvent, group *core.Record) bool {
 	if e.HasSuperuserAuth() {
 		return true
 	}
-	u := userOf(e)
+	u := tenancy.AuthUser(e)
 	return u != nil && group.GetString("owner") == u.Id
 }
 
@@ -166,7 +166,7 @@ func (h *Hub) removeMember(e *core.RequestEvent) error {
 		return err
 	}
 	userID := e.Request.PathValue("userId")
-	if u := userOf(e); !isOwner(e, group) && (u == nil || u.Id != userID) {
+	if u := tenancy.AuthUser(e); !isOwner(e, group) && (u == nil || u.Id != userID) {
 		return apis.NewForbiddenError("only the group owner removes other members", nil)
 	}
 	if err := tenancy.RemoveMember(e.App, group, userID); err != nil {
@@ -193,12 +193,4 @@ func (h *Hub) transferOwner(e *core.RequestEvent) error {
 		return err
 	}
 	return e.JSON(http.StatusOK, map[string]any{"group": group.Id, "owner": body.User})
-}
-
-// userOf is the signed-in users record, or nil for a superuser.
-func userOf(e *core.RequestEvent) *core.Record {
-	if e.Auth == nil || e.Auth.Collection().Name != tenancy.Users {
-		return nil
-	}
-	return e.Auth
 }

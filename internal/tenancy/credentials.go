@@ -171,8 +171,7 @@ func (t *Tenancy) RevokeCredential(app core.App, cred *core.Record) error {
 // OnCredentialDelete keeps a deleted credential's key revoked: the record
 // goes, the revocation stays in the project's account.
 func (t *Tenancy) OnCredentialDelete(e *core.RecordEvent) error {
-	return e.App.RunInTransaction(func(tx core.App) error {
-		e.App = tx
+	return inTransaction(e, func(tx core.App) error {
 		if err := e.Next(); err != nil {
 			return err
 		}

@@ -13,7 +13,7 @@ func (t *Tenancy) OnGroupCreateRequest(e *core.RecordRequestEvent) error {
 	if e.Record.GetBool("personal") {
 		return fieldError("personal", "read_only", "personal is set by the server")
 	}
-	if user := authUser(e.RequestEvent); user != nil {
+	if user := AuthUser(e.RequestEvent); user != nil {
 		if owner := e.Record.GetString("owner"); owner != "" && owner != user.Id {
 			return fieldError("owner", "not_you", "a new group is owned by its creator")
 		}
@@ -24,8 +24,7 @@ func (t *Tenancy) OnGroupCreateRequest(e *core.RecordRequestEvent) error {
 
 // OnGroupCreate makes the owner the first member, atomically with the group.
 func (t *Tenancy) OnGroupCreate(e *core.RecordEvent) error {
-	return e.App.RunInTransaction(func(tx core.App) error {
-		e.App = tx
+	return inTransaction(e, func(tx core.App) error {
 		if err := e.Next(); err != nil {
 			return err
 		}

@@ -41,7 +41,7 @@ func (t *Tenancy) OnProjectCreateRequest(e *core.RecordRequestEvent) error {
 		return err
 	}
 	superuser := e.HasSuperuserAuth()
-	if !superuser && !IsMember(authUser(e.RequestEvent), e.Record.GetString("group")) {
+	if !superuser && !IsMember(AuthUser(e.RequestEvent), e.Record.GetString("group")) {
 		// The same answer whether the group exists or not.
 		return fieldError("group", "not_member", "you are not a member of that group")
 	}
@@ -103,12 +103,7 @@ func (t *Tenancy) OnProjectUpdateRequest(e *core.RecordRequestEvent) error {
 // one transaction. The row is what the NATS resolver reads, so when the
 // create returns the account already exists.
 func (t *Tenancy) OnProjectSave(e *core.RecordEvent) error {
-	// The event outlives the transaction: its after-commit hooks
-	// (OnProjectCommitted) get it too and must not see the finished tx.
-	original := e.App
-	defer func() { e.App = original }()
-	return e.App.RunInTransaction(func(tx core.App) error {
-		e.App = tx
+	return inTransaction(e, func(tx core.App) error {
 		if e.Record.Id == "" {
 			// The account key is derived from the id, so the id is fixed first.
 			e.Record.Id = security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789")
@@ -348,8 +343,7 @@ func (t *Tenancy) OnProjectDelete(e *core.RecordEvent) error {
 	if _, totals := t.dataPlane(); totals == nil {
 		return e.Next()
 	}
-	return e.App.RunInTransaction(func(tx core.App) error {
-		e.App = tx
+	return inTransaction(e, func(tx core.App) error {
 		cur, err := committedReservation(tx, e.Record.Id)
 		if err != nil {
 			return err
@@ -368,7 +362,7 @@ func ProjectForMember(e *core.RequestEvent, id string) (*core.Record, error) {
 	if err != nil {
 		return nil, notFound("project not found")
 	}
-	if e.HasSuperuserAuth() || IsMember(authUser(e), p.GetString("group")) {
+	if e.HasSuperuserAuth() || IsMember(AuthUser(e), p.GetString("group")) {
 		return p, nil
 	}
 	return nil, notFound("project not found")

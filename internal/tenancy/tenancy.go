@@ -73,16 +73,24 @@ func notFound(message string) *router.ApiError {
 	return router.NewNotFoundError(message, nil)
 }
 
-func isStatus(err error, status int) bool {
-	apiErr, ok := err.(*router.ApiError)
-	return ok && apiErr.Status == status
-}
-
-// authUser returns the signed-in users record of a request, or nil (anonymous
-// or a superuser).
-func authUser(e *core.RequestEvent) *core.Record {
+// AuthUser returns the signed-in users record of a request, or nil
+// (anonymous or a superuser).
+func AuthUser(e *core.RequestEvent) *core.Record {
 	if e.Auth == nil || e.Auth.Collection().Name != Users {
 		return nil
 	}
 	return e.Auth
+}
+
+// inTransaction runs a model hook's rest (fn calls e.Next) inside one
+// transaction, with the event's app swapped for the transaction's, as
+// PocketBase requires inside a transaction. The event outlives it (its
+// after-commit hooks get it too), so the app is restored afterwards.
+func inTransaction(e *core.RecordEvent, fn func(tx core.App) error) error {
+	original := e.App
+	defer func() { e.App = original }()
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		return fn(tx)
+	})
 }

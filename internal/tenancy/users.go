@@ -13,8 +13,7 @@ var serverSetUserFields = []string{"mygroup", "groups"}
 // transaction as the user: if the group cannot be made, no user is left.
 // It is a model hook, so sign-up, the dashboard and Go code all get one.
 func (t *Tenancy) OnUserCreate(e *core.RecordEvent) error {
-	return e.App.RunInTransaction(func(tx core.App) error {
-		e.App = tx
+	return inTransaction(e, func(tx core.App) error {
 		if err := e.Next(); err != nil {
 			return err
 		}
