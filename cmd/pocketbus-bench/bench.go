@@ -181,7 +181,16 @@ func (b *bench) messaging() error {
 		size  int
 		count int
 	}{{"128", 128, b.cfg.Msgs128}, {"16k", 16 << 10, b.cfg.Msgs16K}} {
-		emb, std, err := b.interleave(b.cfg.MsgRuns, func(embedded bool) (float64, error) {
+		profiledOnce := false
+		emb, std, err := b.interleave(b.cfg.MsgRuns, func(embedded bool) (v float64, err error) {
+			if embedded && !profiledOnce {
+				profiledOnce = true
+				err = b.profiled("msg-"+sz.key, time.Second, func() (err error) {
+					v, err = pubSub(b.pb.NATSURL, b.embeddedOpts(), sz.size, sz.count)
+					return err
+				})
+				return v, err
+			}
 			if embedded {
 				return pubSub(b.pb.NATSURL, b.embeddedOpts(), sz.size, sz.count)
 			}

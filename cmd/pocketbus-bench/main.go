@@ -45,9 +45,9 @@ type config struct {
 
 func fullConfig() config {
 	return config{
-		MsgRuns: 9, Msgs128: 1_000_000, Msgs16K: 50_000,
-		JSRuns: 5, JSMsgs: 100_000,
-		Levels: []int{0, 1_000, 10_000, 100_000}, ProvRuns: 3, CreatesPerRun: 200,
+		MsgRuns: 15, Msgs128: 1_000_000, Msgs16K: 50_000,
+		JSRuns: 7, JSMsgs: 100_000,
+		Levels: []int{0, 1_000, 10_000, 100_000}, ProvRuns: 5, CreatesPerRun: 300,
 		IssueRuns: 3, Issues: 3_000, IssueWorkers: 8,
 		ConnectRuns: 3, Connects: 6_000, ConnectWorkers: 8,
 		RevokeRuns: 3, Revokes: 50,
