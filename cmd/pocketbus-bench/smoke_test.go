@@ -24,7 +24,7 @@ func TestSmoke(t *testing.T) {
 		"msg_128_embedded", "msg_128_standalone", "msg_128_ratio",
 		"msg_16k_embedded", "msg_16k_standalone", "msg_16k_ratio",
 		"js_embedded", "js_standalone", "js_ratio",
-		"provision_flatness", "issue", "connect", "connect_standalone", "connect_ratio", "revoke", "restart",
+		"provision_flatness", "provision_flatness_top", "provision_flatness_ref", "issue", "connect", "connect_standalone", "connect_ratio", "revoke", "restart",
 		"rss_idle", "account_load_connect", "rss_loaded",
 	}
 	for _, l := range b.cfg.Levels {
