@@ -46,7 +46,7 @@ type config struct {
 func fullConfig() config {
 	return config{
 		MsgRuns: 15, Msgs128: 1_000_000, Msgs16K: 50_000,
-		JSRuns: 7, JSMsgs: 100_000,
+		JSRuns: 15, JSMsgs: 100_000,
 		Levels: []int{0, 1_000, 10_000, 100_000}, ProvRuns: 5, CreatesPerRun: 300,
 		IssueRuns: 3, Issues: 3_000, IssueWorkers: 8,
 		ConnectRuns: 3, Connects: 6_000, ConnectWorkers: 8,
