@@ -31,11 +31,12 @@ type figure struct {
 func (f *figure) latency() bool { return f.P50 != 0 || f.P99 != 0 }
 
 type results struct {
-	Config  config
-	Command string
-	Figures []*figure
-	Notes   []string
-	Elapsed time.Duration
+	Config    config
+	Command   string
+	Figures   []*figure
+	Notes     []string
+	Elapsed   time.Duration
+	LoadStart string // 1-minute load average when the bench started
 }
 
 func (r *results) get(key string) *figure {
@@ -103,7 +104,7 @@ func status(ok bool) string {
 }
 
 func (b *bench) run() (*results, error) {
-	b.res = &results{Config: b.cfg, Command: b.command}
+	b.res = &results{Config: b.cfg, Command: b.command, LoadStart: loadavg()}
 	var err error
 	if b.tmp, err = os.MkdirTemp("", "pocketbus-bench"); err != nil {
 		return nil, err

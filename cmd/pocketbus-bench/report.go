@@ -82,6 +82,7 @@ func (r *results) markdown() string {
 	for _, l := range machine() {
 		w("- %s\n", l)
 	}
+	w("- Load average (1 min) at start / end: %s / %s — the 2 cores are shared with other work while the bench runs\n", r.LoadStart, loadavg())
 	w("\n## Command\n\n```\n%s\n```\n\n", strings.TrimSpace(r.Command))
 	w("## Figures\n\nValue = median of the runs (each run listed); p50/p99 = over every sample of every run, in ms.\n\n")
 	w("| figure | value | unit | p50 ms | p99 ms | runs | target | status |\n|---|---:|---|---:|---:|---|---|---|\n")
@@ -109,7 +110,11 @@ func (r *results) markdown() string {
 	w("\n## Targets\n\n")
 	for _, f := range r.Figures {
 		if f.Status == "met" || f.Status == "MISSED" {
-			w("- %s: %s %s (target %s) — **%s**\n", f.Name, fmtNum(f.Value), f.Unit, f.Target, f.Status)
+			got := fmtNum(f.Value) + " " + f.Unit
+			if strings.HasPrefix(f.Target, "p99") {
+				got = "p99 " + fmtNum(f.P99) + " ms"
+			}
+			w("- %s: %s (target %s) — **%s**\n", f.Name, got, f.Target, f.Status)
 		}
 	}
 	w("\n%s", notes)
@@ -122,4 +127,13 @@ func (r *results) summary() string {
 		fmt.Fprintf(&sb, "%-28s %12s %-12s p50=%-8s p99=%-8s %s\n", f.Key, fmtNum(f.Value), f.Unit, fmtNum(f.P50), fmtNum(f.P99), f.Status)
 	}
 	return sb.String()
+}
+
+// loadavg is the 1-minute load average, to show how busy the shared machine was.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
