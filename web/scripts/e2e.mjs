@@ -92,6 +92,7 @@ async function step(name, fn, { needs = true } = {}) {
 
 // ---------------------------------------------------------------- setup
 let server, browser, page, tmp
+let distDrift = null // what `git status` says of web/dist after the build
 const cleanup = []
 async function main() {
   ensureChromium()
@@ -100,6 +101,10 @@ async function main() {
 
   log('building web app (npm run build)…')
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: WEB, stdio: ['ignore', 'ignore', 'inherit'] })
+  // The binary embeds the committed web/dist: it must be exactly this build.
+  try {
+    distDrift = execFileSync('git', ['status', '--porcelain', '--', 'web/dist'], { cwd: ROOT, encoding: 'utf8' }).trim()
+  } catch { /* not a git checkout: nothing to compare */ }
   log('building pocketbus (go build ./cmd/pocketbus)…')
   const bin = join(tmp, 'pocketbus')
   execFileSync('go', ['build', '-o', bin, './cmd/pocketbus'], { cwd: ROOT, stdio: 'inherit' })
@@ -145,6 +150,10 @@ async function run(base, info) {
   const url = () => new URL(page.url()).pathname
 
   log('\nE2E steps:')
+  await step('committed web/dist is the build of web/src', async () => {
+    if (distDrift) throw new Error(`rebuild and commit web/dist (make web); it differs from the build of web/src:\n${distDrift}`)
+  }, { needs: false })
+
   await step('unauthenticated visit goes to sign-in and keeps where it was going', async () => {
     await page.goto(`${base}/new-group`)
     await page.getByRole('heading', { name: 'Sign in to Pocketbus' }).waitFor({ timeout: T })
