@@ -298,3 +298,29 @@ func ids(recs []map[string]any) []any {
 	}
 	return out
 }
+
+// A user who owns a group others are in cannot be deleted until they hand
+// it over; their personal group goes with them.
+func TestUserDeletionKeepsSharedGroupsOwned(t *testing.T) {
+	inst := shared(t)
+	owner, member := signUp(t, inst, "Del"), signUp(t, inst, "Kept")
+	gid := owner.createGroup("Shared")
+	owner.must(200, "POST", "/api/pocketbus/groups/"+gid+"/members", map[string]any{"email": member.Email})
+
+	out := owner.fieldErr("id", "DELETE", "/api/collections/users/records/"+owner.ID, nil)
+	if !strings.Contains(out["message"].(string), "Shared") {
+		t.Fatalf("refusal does not name the group: %v", out["message"])
+	}
+	owner.must(200, "POST", "/api/pocketbus/groups/"+gid+"/owner", map[string]any{"user": member.ID})
+	owner.must(204, "DELETE", "/api/collections/users/records/"+owner.ID, nil)
+
+	su := superuser(t, inst)
+	su.must(404, "GET", "/api/collections/groups/records/"+owner.MyGroup, nil)
+	if g := member.must(200, "GET", "/api/collections/groups/records/"+gid, nil); g["owner"] != member.ID {
+		t.Fatalf("shared group after its old owner left = %v", g)
+	}
+	// A non-owner member's update of the group is PocketBase's 404.
+	stranger := signUp(t, inst, "Nob")
+	member.must(200, "POST", "/api/pocketbus/groups/"+gid+"/members", map[string]any{"email": stranger.Email})
+	stranger.must(404, "PATCH", "/api/collections/groups/records/"+gid, map[string]any{"name": "mine"})
+}
