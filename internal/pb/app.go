@@ -31,6 +31,7 @@ type Config struct {
 	// cluster at NATSURL as the system account.
 	NATSURL         string
 	NATSSystemCreds string // .creds of a system-account user; "" = minted from the operator
+	NATSWSURL       string // the cluster's WebSocket URL, proxied at /nats for the web app
 }
 
 // New builds the pocketbus command: PocketBase with its own commands and
@@ -49,6 +50,8 @@ func New() *pocketbase.PocketBase {
 		"external NATS cluster URL(s), comma-separated: no embedded server, accounts are pushed there (env POCKETBUS_NATS_URL)")
 	flags.StringVar(&cfg.NATSSystemCreds, "nats-system-creds", envOr("POCKETBUS_NATS_SYSTEM_CREDS", ""),
 		"system-account .creds for --nats-url (default: a system user minted from the operator) (env POCKETBUS_NATS_SYSTEM_CREDS)")
+	flags.StringVar(&cfg.NATSWSURL, "nats-ws-url", envOr("POCKETBUS_NATS_WS_URL", ""),
+		"with --nats-url: a WebSocket URL of the cluster (ws:// or wss://), proxied at /nats for the web app (env POCKETBUS_NATS_WS_URL)")
 	maxMemory := flags.String("nats-max-memory", envOr("POCKETBUS_NATS_MAX_MEMORY", ""),
 		"JetStream memory total, bytes or with K/M/G/T suffix (default: nats-server's sizing) (env POCKETBUS_NATS_MAX_MEMORY)")
 	maxDisk := flags.String("nats-max-disk", envOr("POCKETBUS_NATS_MAX_DISK", ""),

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,12 @@ func TestExternalNATSServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "ext.conf")
-	head := fmt.Sprintf("listen: 127.0.0.1:%d\njetstream: {store_dir: %q}\n", port, filepath.Join(dir, "ext-js"))
+	wsPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := fmt.Sprintf("listen: 127.0.0.1:%d\njetstream: {store_dir: %q}\nwebsocket: {listen: \"127.0.0.1:%d\", no_tls: true}\n",
+		port, filepath.Join(dir, "ext-js"), wsPort)
 	if err := os.WriteFile(conf, append([]byte(head), out...), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +59,8 @@ func TestExternalNATSServer(t *testing.T) {
 	ext := startExternal()
 	defer func() { ext.Shutdown() }()
 
-	inst := startInstance(t, dir, "--nats-url", ext.ClientURL(), "--nats-max-disk", "10G", "--nats-max-memory", "1G")
+	wsURL := fmt.Sprintf("ws://127.0.0.1:%d", wsPort)
+	inst := startInstance(t, dir, "--nats-url", ext.ClientURL(), "--nats-ws-url", wsURL, "--nats-max-disk", "10G", "--nats-max-memory", "1G")
 	if inst.NATSURL != ext.ClientURL() {
 		t.Fatalf("info reports NATS at %s, want the cluster %s", inst.NATSURL, ext.ClientURL())
 	}
@@ -74,6 +81,27 @@ func TestExternalNATSServer(t *testing.T) {
 	if stats["connections"].(float64) != 1 || stats["jetstream"].(map[string]any)["streams"].(float64) != 1 {
 		t.Fatalf("stats from the cluster = %v", stats)
 	}
+
+	// The web app's token reaches the cluster through /nats on the HTTP port.
+	tok := u.must(200, "POST", "/api/pocketbus/projects/"+pid+"/token", nil)
+	if tok["ws_url"] != wsURL {
+		t.Fatalf("token ws_url = %v, want %s", tok["ws_url"], wsURL)
+	}
+	browser, err := nats.Connect(strings.Replace(inst.URL, "http://", "ws://", 1)+"/nats",
+		nats.UserJWTAndSeed(tok["jwt"].(string), tok["seed"].(string)), nats.NoReconnect())
+	if err != nil {
+		t.Fatalf("web token through /nats to the cluster: %v", err)
+	}
+	bkv, err := jetstream.New(browser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := bkv.KeyValue(ctx, "cfg"); err != nil {
+		t.Fatalf("KV through /nats: %v", err)
+	} else if e, err := b.Get(ctx, "k"); err != nil || string(e.Value()) != "v" {
+		t.Fatalf("KV value through /nats: %v", err)
+	}
+	browser.Close()
 
 	// Revoking closes the connection on the external server.
 	closed := make(chan struct{})

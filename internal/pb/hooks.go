@@ -3,6 +3,7 @@ package pb
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -18,9 +19,9 @@ type Hub struct {
 	Tenancy *tenancy.Tenancy
 	Plane   bus.DataPlane // nil until serve starts it
 	cfg     *Config
-	// The embedded server's WebSocket listener, proxied at /nats ("" when
-	// there is none, as with an external cluster).
-	wsURL, wsAddr string
+	// The NATS WebSocket endpoint proxied at /nats: the embedded server's
+	// listener, or --nats-ws-url with an external cluster ("" = none).
+	wsURL string
 }
 
 // Bind registers every Pocketbus hook on app. This is the one place where the
@@ -93,6 +94,9 @@ func (h *Hub) startDataPlane(app core.App) error {
 	if h.cfg.NATSURL != "" {
 		return h.connectCluster(app)
 	}
+	if h.cfg.NATSWSURL != "" {
+		return fmt.Errorf("--nats-ws-url goes with --nats-url (the embedded server has --nats-ws-listen)")
+	}
 	store := h.cfg.NATSStore
 	if store == "" {
 		store = filepath.Join(app.DataDir(), "nats")
@@ -109,7 +113,7 @@ func (h *Hub) startDataPlane(app core.App) error {
 	if err != nil {
 		return fmt.Errorf("starting NATS: %w", err)
 	}
-	h.Plane, h.wsURL, h.wsAddr = srv, srv.WebsocketURL(), srv.WebsocketAddr()
+	h.Plane, h.wsURL = srv, srv.WebsocketURL()
 	h.Tenancy.SetDataPlane(srv, srv.JetStreamTotals)
 	if err := h.reconcile(app); err != nil {
 		return err
@@ -125,11 +129,16 @@ func (h *Hub) startDataPlane(app core.App) error {
 // cluster (SPEC §6). Quotas are admitted against --nats-max-memory and
 // --nats-max-disk when given: only the cluster's operator knows its size.
 func (h *Hub) connectCluster(app core.App) error {
+	if u := h.cfg.NATSWSURL; u != "" {
+		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "ws" && parsed.Scheme != "wss") || parsed.Host == "" {
+			return fmt.Errorf("--nats-ws-url: %q is not a ws:// or wss:// URL", u)
+		}
+	}
 	cl, err := bus.ConnectCluster(h.cfg.NATSURL, h.cfg.NATSSystemCreds, h.Tenancy.Operator)
 	if err != nil {
 		return err
 	}
-	h.Plane = cl
+	h.Plane, h.wsURL = cl, h.cfg.NATSWSURL
 	var totals func() (int64, int64)
 	if h.cfg.MaxMemory > 0 || h.cfg.MaxDisk > 0 {
 		mem, disk := h.cfg.MaxMemory, h.cfg.MaxDisk
@@ -157,6 +166,9 @@ func (h *Hub) connectCluster(app core.App) error {
 		app.Logger().Info("pushed every project account to the NATS cluster", "accounts", n)
 	}()
 	fmt.Printf("NATS cluster at %s (Pocketbus is its control plane)\n", cl.ClientURL())
+	if h.wsURL != "" {
+		fmt.Printf("NATS WebSocket at %s (proxied at /nats on the HTTP port)\n", h.wsURL)
+	}
 	return nil
 }
 

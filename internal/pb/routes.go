@@ -29,8 +29,10 @@ func registerRoutes(se *core.ServeEvent, h *Hub) {
 	api.POST("/groups/{id}/owner", h.transferOwner)
 
 	// Browsers reach NATS over WebSocket on the app's own origin.
-	if addr := h.wsAddr; addr != "" {
-		proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})
+	if target, err := url.Parse(h.wsURL); err == nil && h.wsURL != "" {
+		// The WebSocket handshake is HTTP; ReverseProxy then relays the upgraded connection.
+		target.Scheme = map[string]string{"ws": "http", "wss": "https"}[target.Scheme]
+		proxy := httputil.NewSingleHostReverseProxy(target)
 		r.GET("/nats", func(e *core.RequestEvent) error {
 			proxy.ServeHTTP(e.Response, e.Request)
 			return nil
