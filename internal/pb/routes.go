@@ -30,9 +30,15 @@ func registerRoutes(se *core.ServeEvent, h *Hub) {
 
 	// Browsers reach NATS over WebSocket on the app's own origin.
 	if target, err := url.Parse(h.wsURL); err == nil && h.wsURL != "" {
-		// The WebSocket handshake is HTTP; ReverseProxy then relays the upgraded connection.
+		// The WebSocket handshake is HTTP; ReverseProxy then relays the
+		// upgraded connection. The request goes to the target URL as it is
+		// (its own path, if any), not to target + "/nats".
 		target.Scheme = map[string]string{"ws": "http", "wss": "https"}[target.Scheme]
-		proxy := httputil.NewSingleHostReverseProxy(target)
+		proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.URL.Path, pr.Out.URL.RawPath = target.Scheme, target.Host, target.Path, ""
+			pr.Out.Host = target.Host
+			pr.SetXForwarded()
+		}}
 		r.GET("/nats", func(e *core.RequestEvent) error {
 			proxy.ServeHTTP(e.Response, e.Request)
 			return nil
