@@ -404,7 +404,47 @@ async function run(base, info) {
     await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click()
     await waitFor(async () => (await page.getByTestId('member-list').getByText(userB.name).count()) === 0, { what: 'B removed' })
     await waitFor(async () => !(await s.pageB.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'B no longer sees the group' })
-    await s.pageB.context().close()
+  }, { needs: false })
+
+  await step('group settings: transfer ownership to a member and back, the member leaves', async () => {
+    if (!s.pageB) throw new Error('no second user page')
+    const pb2 = s.pageB
+    const tokenOf = (p) => p.evaluate(() => JSON.parse(localStorage.getItem('pocketbase_auth') || '{}'))
+    const authA = await tokenOf(page)
+    const authB = await tokenOf(pb2)
+    const getAs = (auth, p) => fetch(`${base}${p}`, { headers: { Authorization: auth.token } })
+    const ownerNow = async () => (await (await getAs(authA, `/api/collections/groups/records/${s.gid}`)).json()).owner
+    // A adds B back, then hands the group over
+    await page.goto(`${base}/g/${s.gid}/settings`)
+    await page.getByLabel('Add a member by email').fill(userB.email)
+    await page.getByRole('button', { name: 'Add member' }).click()
+    await page.getByTestId('member-list').getByText(userB.name).waitFor({ timeout: T })
+    await page.getByLabel('New owner').selectOption({ label: userB.name })
+    await page.getByRole('button', { name: 'Transfer', exact: true }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Transfer ownership' }).click()
+    await waitFor(async () => (await ownerNow()) === authB.record.id, { what: 'B owns the group (REST)' })
+    await page.getByText('Only the owner can rename the group.').waitFor({ timeout: T })
+    await waitFor(async () => (await page.getByRole('heading', { name: 'Transfer ownership' }).count()) === 0, { what: 'A no longer offered owner actions' })
+    if (await page.getByRole('button', { name: 'Delete group' }).count()) throw new Error('former owner still offered Delete group')
+    await page.getByTestId('member-list').locator('li', { hasText: userB.name }).getByText('Owner', { exact: true }).waitFor({ timeout: T })
+    // B, now the owner, gives it back to A in B's own session
+    await pb2.goto(`${base}/g/${s.gid}/settings`)
+    await pb2.getByRole('heading', { name: 'Transfer ownership' }).waitFor({ timeout: T })
+    await pb2.getByLabel('New owner').selectOption({ label: userA.name })
+    await pb2.getByRole('button', { name: 'Transfer', exact: true }).click()
+    await pb2.getByRole('dialog').getByRole('button', { name: 'Transfer ownership' }).click()
+    await waitFor(async () => (await ownerNow()) === authA.record.id, { what: 'A owns the group again (REST)' })
+    // B, a plain member again, leaves
+    const leave = pb2.getByTestId('member-list').locator('li', { hasText: userB.name }).getByRole('button', { name: 'Leave' })
+    await leave.click()
+    await pb2.getByRole('dialog').getByRole('button', { name: 'Leave group' }).click()
+    await waitFor(() => new URL(pb2.url()).pathname === `/g/${authB.record.mygroup}`, { what: 'B back on their personal group' })
+    const g = await getAs(authB, `/api/collections/groups/records/${s.gid}`)
+    if (g.status !== 404) throw new Error(`B still reads the group after leaving: ${g.status}`)
+    const members = await (await getAs(authA, `/api/collections/users/records?filter=${encodeURIComponent(`groups.id ?= "${s.gid}"`)}`)).json()
+    if (members.items?.some((u) => u.id === authB.record.id) || members.totalItems !== 1) throw new Error(`members after leave: ${JSON.stringify(members.items?.map((u) => u.email))}`)
+    await waitFor(async () => !(await pb2.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'group gone from B\'s selector' })
+    await pb2.context().close()
   }, { needs: false })
 
   await step('page weight and time to first render of the group page', async () => {
@@ -470,6 +510,82 @@ async function run(base, info) {
     const f = await page.evaluate(() => ({ id: document.activeElement?.id, outline: getComputedStyle(document.activeElement).outlineStyle }))
     if (f.id !== 'group-select') throw new Error(`focus on ${JSON.stringify(f)}`)
     if (f.outline === 'none') throw new Error('no visible focus ring')
+  }, { needs: false })
+
+  // An independent NATS client for the project, from a fresh web token (the
+  // .creds client was revoked above).
+  const projectJs = async () => {
+    if (!s.pnc) {
+      const token = await page.evaluate(() => JSON.parse(localStorage.getItem('pocketbase_auth') || '{}').token)
+      const r = await fetch(`${base}/api/pocketbus/projects/${s.pid}/token`, { method: 'POST', headers: { Authorization: token, 'Content-Type': 'application/json' }, body: '{}' })
+      if (!r.ok) throw new Error(`project token: ${r.status}`)
+      const tok = await r.json()
+      const nc = await nats.connect({ servers: info.nats.url, authenticator: nats.jwtAuthenticator(tok.jwt, new TextEncoder().encode(tok.seed)), name: 'e2e-check', maxReconnectAttempts: 0 })
+      cleanup.push(() => nc.close().catch(() => {}))
+      const { jetstreamManager } = await import('@nats-io/jetstream')
+      s.pnc = nc
+      s.jsm = await jetstreamManager(nc)
+    }
+    return { nc: s.pnc, jsm: s.jsm }
+  }
+  const streamGone = async (jsm, name) => jsm.streams.info(name).then(() => false, (e) => /not found/i.test(e.message))
+  const openData = async (kind, ready) => {
+    await page.goto(`${base}/g/${s.gid}/p/${s.pid}/${kind}`)
+    await waitFor(async () => (await page.getByTestId('nats-status').textContent()) === 'connected', { what: 'web app NATS connection' })
+    await ready()
+  }
+
+  await step('streams: purge, then delete (type to confirm)', async () => {
+    const { jsm } = await projectJs()
+    if (!((await jsm.streams.info('ORDERS')).state.messages > 0)) throw new Error('ORDERS has no messages to purge')
+    await openData('streams', () => page.getByRole('button', { name: /^ORDERS/ }).click({ timeout: T }))
+    await page.getByText('first order').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Purge', exact: true }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Purge' }).click()
+    await waitFor(async () => (await jsm.streams.info('ORDERS')).state.messages === 0, { what: 'ORDERS purged (client)' })
+    await page.getByText('No messages.').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Delete', exact: true }).click()
+    const confirmBtn = page.getByRole('dialog').getByRole('button', { name: 'Delete stream' })
+    if (await confirmBtn.isEnabled()) throw new Error('delete enabled before typing the name')
+    await page.getByRole('dialog').getByLabel(/Type/).fill('ORDERS')
+    await confirmBtn.click()
+    await waitFor(() => streamGone(jsm, 'ORDERS'), { what: 'ORDERS deleted (client)' })
+    await page.getByText('No streams yet.').waitFor({ timeout: T })
+  }, { needs: false })
+
+  await step('KV: delete a key, then delete the bucket', async () => {
+    const { nc, jsm } = await projectJs()
+    const kv = await new Kvm(nc).open('cfg')
+    if ((await kv.get('color'))?.operation !== 'PUT') throw new Error('cfg/color missing before delete')
+    await openData('kv', () => page.getByRole('button', { name: /^cfg/ }).click({ timeout: T }))
+    await page.getByTestId('kv-keys').getByRole('button', { name: 'color' }).click({ timeout: T })
+    await page.getByTestId('kv-value').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Delete', exact: true }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete key' }).click()
+    await waitFor(async () => (await kv.get('color'))?.operation === 'DEL', { what: 'delete marker for color (client)' })
+    await page.getByText('Deleted.', { exact: true }).waitFor({ timeout: T })
+    await waitFor(async () => (await page.getByTestId('kv-keys').count()) === 0, { what: 'key gone from the key list' })
+    await page.getByRole('button', { name: 'Delete bucket' }).click()
+    await page.getByRole('dialog').getByLabel(/Type/).fill('cfg')
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete bucket' }).click()
+    await waitFor(() => streamGone(jsm, 'KV_cfg'), { what: 'bucket cfg deleted (client)' })
+    await page.getByText('No buckets yet.').waitFor({ timeout: T })
+  }, { needs: false })
+
+  await step('objects: delete an object, then delete the store', async () => {
+    const { nc, jsm } = await projectJs()
+    const os = await new Objm(nc).open('files')
+    if (!(await os.info('report.txt')) || (await os.info('report.txt')).deleted) throw new Error('files/report.txt missing before delete')
+    await openData('objects', () => page.getByRole('button', { name: /^files/ }).click({ timeout: T }))
+    await page.locator('li[data-object="report.txt"]').getByRole('button', { name: 'Delete' }).click({ timeout: T })
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete object' }).click()
+    await waitFor(async () => (await os.info('report.txt'))?.deleted === true, { what: 'report.txt deleted (client)' })
+    await page.getByText('No objects. Upload a file.').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Delete store' }).click()
+    await page.getByRole('dialog').getByLabel(/Type/).fill('files')
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete store' }).click()
+    await waitFor(() => streamGone(jsm, 'OBJ_files'), { what: 'store files deleted (client)' })
+    await page.getByText('No object stores yet.').waitFor({ timeout: T })
   }, { needs: false })
 
   await step('disable/enable project, delete project, delete group (not the personal one)', async () => {
