@@ -6,18 +6,19 @@
 // only through AccountSource, and account changes go out through
 // AccountPublisher, so a clustered data plane can replace the embedded one.
 //
-// API changes (against the brief the lead works from):
-//   - UserSpec has no AllowResponses field. Reply permission is automatic: when
-//     PubAllow or PubDeny restricts publishing, the user JWT carries a
-//     response permission (one reply per received request, no expiry), so a
-//     service subscribed on "svc.>" can always answer requests. A requester
-//     whose SubAllow is restricted must list its inbox ("_INBOX.>" or a
-//     custom inbox prefix) itself: adding "_INBOX.>" silently would let the
-//     credential read every other requester's replies in the project.
-//   - Added: NewSlogLogger (the server.Logger adapter), Server.IsLoaded,
-//     Server.LoadedAccounts, ErrWrongEncryptionKey.
-//   - IssueUser rejects an Expires that is not in the future (FieldError
-//     "expires") besides bad subjects (FieldError "pub_allow" etc.).
+// Two data planes implement DataPlane: *Server (nats-server embedded in
+// this process, resolving account JWTs from the Source) and *Cluster (an
+// external cluster that trusts this operator with full resolvers, to which
+// account JWTs are pushed with $SYS.REQ.CLAIMS.UPDATE/DELETE).
+//
+// Credentials and replies: when PubAllow or PubDeny restricts publishing,
+// the user JWT carries a response permission (one reply per received
+// request), so a service subscribed on "svc.>" can always answer requests. A
+// requester whose SubAllow is restricted must list its inbox ("_INBOX.>" or
+// a custom prefix) itself: adding "_INBOX.>" silently would let the
+// credential read every other requester's replies in the project. IssueUser
+// refuses an Expires that is not in the future and malformed subjects, as a
+// *FieldError naming the field.
 //
 // Things callers must know:
 //   - nats-server loads every account that has JetStream data on disk at

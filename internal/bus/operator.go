@@ -246,12 +246,6 @@ func (o *Operator) JWT() string                    { return o.opJWT }
 func (o *Operator) SystemAccountPublicKey() string { return o.sysPub }
 func (o *Operator) SystemAccountJWT() string       { return o.sysJWT }
 
-// SystemUserCreds is for in-process use only; never hand it to a client.
-func (o *Operator) SystemUserCreds() (string, error) {
-	b, err := jwt.FormatUserConfig(o.sysUser, o.sysUSeed)
-	return string(b), err
-}
-
 func (o *Operator) systemUser() (string, []byte) { return o.sysUser, o.sysUSeed }
 
 // accountKey derives the project's account key pair from the master secret,

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -170,16 +169,6 @@ func (s *Server) WebsocketURL() string {
 	return s.ns.WebsocketURL()
 }
 
-// WebsocketAddr is the bound host:port of the websocket listener, for a
-// reverse proxy; "" when websocket is off.
-func (s *Server) WebsocketAddr() string {
-	u := s.WebsocketURL()
-	if u == "" {
-		return ""
-	}
-	return strings.TrimPrefix(u, "ws://")
-}
-
 // JetStreamTotals returns the server's effective JetStream totals, against
 // which project quotas must be admitted.
 func (s *Server) JetStreamTotals() (maxMemory, maxDisk int64) {
@@ -189,8 +178,6 @@ func (s *Server) JetStreamTotals() (maxMemory, maxDisk int64) {
 	}
 	return c.MaxMemory, c.MaxStore
 }
-
-func (s *Server) NATS() *server.Server { return s.ns }
 
 // Shutdown drains the system connection and stops the server; idempotent.
 func (s *Server) Shutdown() {

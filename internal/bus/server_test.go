@@ -508,8 +508,8 @@ func TestWebsocket(t *testing.T) {
 	e := newEnv(t)
 	e.project("p")
 	url := e.srv.WebsocketURL()
-	if !strings.HasPrefix(url, "ws://127.0.0.1:") || strings.HasSuffix(url, ":0") || e.srv.WebsocketAddr() != strings.TrimPrefix(url, "ws://") {
-		t.Fatalf("websocket url %q addr %q", url, e.srv.WebsocketAddr())
+	if !strings.HasPrefix(url, "ws://127.0.0.1:") || strings.HasSuffix(url, ":0") {
+		t.Fatalf("websocket url %q", url)
 	}
 	nc, _, err := e.dial(url, e.user(UserSpec{ProjectID: "p"}))
 	if err != nil {
@@ -530,18 +530,28 @@ func TestWebsocket(t *testing.T) {
 
 func TestSystemUserNotIssuable(t *testing.T) {
 	e := newEnv(t)
-	// The system account is served by the operator, not the source.
-	creds, err := e.op.SystemUserCreds()
-	if err != nil || !strings.Contains(creds, "NATS USER JWT") {
-		t.Fatalf("system creds: %v", err)
+	// The system account is served by the operator, not the source (the
+	// source has never seen it): its user reaches the server's $SYS API.
+	ujwt, useed := e.op.systemUser()
+	sys, err := nats.Connect(e.srv.ClientURL(), nats.UserJWTAndSeed(ujwt, string(useed)), nats.NoReconnect())
+	if err != nil {
+		t.Fatalf("system user: %v", err)
 	}
-	if _, err := e.src.AccountJWT(e.op.SystemAccountPublicKey()); err == nil {
-		t.Fatal("system account came from the source")
+	defer sys.Close()
+	if m, err := sys.Request("$SYS.REQ.SERVER.PING", nil, 2*time.Second); err != nil || !strings.Contains(string(m.Data), `"statsz"`) {
+		t.Fatalf("system account ping: %v", err)
 	}
-	// Issuing a project named like the system account still gives a derived key.
-	p, _ := e.op.AccountPublicKey(e.op.SystemAccountPublicKey())
-	if p == e.op.SystemAccountPublicKey() {
+	// Issuing for a "project" named like the system account gives a derived
+	// account key, and that user gets no system traffic.
+	sysPub := e.op.SystemAccountPublicKey()
+	p, _ := e.op.AccountPublicKey(sysPub)
+	if p == sysPub {
 		t.Fatal("derived key collides with system account")
+	}
+	e.apply(Account{ProjectID: sysPub, Limits: defaultTestLimits})
+	impostor, _ := e.connect(e.user(UserSpec{ProjectID: sysPub, Name: "impostor"}))
+	if _, err := impostor.Request("$SYS.REQ.SERVER.PING", nil, 500*time.Millisecond); err == nil {
+		t.Fatal("a user of a project named like the system account reached $SYS")
 	}
 }
 
