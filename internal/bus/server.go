@@ -215,7 +215,14 @@ func (s *Server) LoadedAccounts() []string {
 // UpdateAccount pushes the JWT through $SYS.REQ.ACCOUNT.<pub>.CLAIMS.UPDATE:
 // the server applies it synchronously when the account is loaded (closing
 // revoked or excess connections before it answers) and skips it otherwise.
+// An account that is not loaded is skipped here already: it will be fetched
+// from the Source, which holds this JWT by now (callers push after their
+// commit), and the push would cost ~0.24 ms of signature checks and a
+// round trip on every project create for nothing (IsLoaded: ~0.4 µs).
 func (s *Server) UpdateAccount(pub, token string) error {
+	if !s.IsLoaded(pub) {
+		return nil
+	}
 	ac, err := jwt.DecodeAccountClaims(token)
 	if err != nil {
 		return fmt.Errorf("bus: account jwt: %w", err)
