@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/pocketbus/pocketbus/internal/proc"
 )
 
 // buildBinaries compiles pocketbus and a stock nats-server (the module's own
@@ -41,67 +42,13 @@ func buildBinaries(dir string, profiling bool) (pocketbus, natsServer string, er
 	return pocketbus, natsServer, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// proc is one child process with its log file.
-type proc struct {
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-}
-
-func startProc(bin string, args []string, logPath string, env ...string) (*proc, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: exec.Command(bin, args...), logPath: logPath, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.Env = append(os.Environ(), env...)
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, err
-	}
-	go func() { p.cmd.Wait(); logf.Close(); close(p.done) }()
-	return p, nil
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM and waits for the exit (SIGKILL after 30 s).
-func (p *proc) stop() {
-	if p == nil || p.exited() {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func (p *proc) tail() string {
-	b, _ := os.ReadFile(p.logPath)
+// tail is the end of a child's log, for error messages.
+func tail(p *proc.Process) string {
+	b := p.Output()
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
 	}
-	return string(b)
+	return b
 }
 
 // rssBytes reads the resident set size of a process from /proc.
@@ -135,7 +82,7 @@ type pocketbus struct {
 	URL      string
 	NATSURL  string
 	args     []string
-	p        *proc
+	p        *proc.Process
 
 	pprofAddr string // net/http/pprof of a pprofserve binary
 }
@@ -150,11 +97,11 @@ func newPocketbus(bin, dir string, extra ...string) (*pocketbus, error) {
 	if out, err := up.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("superuser upsert: %v: %s", err, out)
 	}
-	hp, err := freePort()
+	hp, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	np, err := freePort()
+	np, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +109,7 @@ func newPocketbus(bin, dir string, extra ...string) (*pocketbus, error) {
 		URL:     fmt.Sprintf("http://127.0.0.1:%d", hp),
 		NATSURL: fmt.Sprintf("nats://127.0.0.1:%d", np),
 	}
-	if pprofPort, err := freePort(); err == nil {
+	if pprofPort, err := proc.FreePort(); err == nil {
 		pb.pprofAddr = fmt.Sprintf("127.0.0.1:%d", pprofPort)
 	}
 	pb.args = append([]string{"serve", "--dir", dir,
@@ -177,7 +124,7 @@ func newPocketbus(bin, dir string, extra ...string) (*pocketbus, error) {
 // restart figure. It returns the time from exec to ready.
 func (pb *pocketbus) start(jwt, seed string) (time.Duration, error) {
 	t0 := time.Now()
-	p, err := startProc(pb.bin, pb.args, filepath.Join(pb.dir, "serve.log"), "POCKETBUS_BENCH_PPROF_ADDR="+pb.pprofAddr)
+	p, err := proc.Start(pb.bin, pb.args, filepath.Join(pb.dir, "serve.log"), "POCKETBUS_BENCH_PPROF_ADDR="+pb.pprofAddr)
 	if err != nil {
 		return 0, err
 	}
@@ -186,8 +133,8 @@ func (pb *pocketbus) start(jwt, seed string) (time.Duration, error) {
 	httpOK, natsOK := false, jwt == ""
 	deadline := time.Now().Add(120 * time.Second)
 	for time.Now().Before(deadline) {
-		if p.exited() {
-			return 0, fmt.Errorf("pocketbus exited early: %s", p.tail())
+		if p.Exited() {
+			return 0, fmt.Errorf("pocketbus exited early: %s", tail(p))
 		}
 		if !httpOK {
 			if resp, err := client.Get(pb.URL + "/api/health"); err == nil {
@@ -206,21 +153,21 @@ func (pb *pocketbus) start(jwt, seed string) (time.Duration, error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return 0, fmt.Errorf("pocketbus did not become ready: %s", p.tail())
+	return 0, fmt.Errorf("pocketbus did not become ready: %s", tail(p))
 }
 
-func (pb *pocketbus) stop()          { pb.p.stop() }
-func (pb *pocketbus) pid() int       { return pb.p.cmd.Process.Pid }
+func (pb *pocketbus) stop()          { pb.p.Stop(30 * time.Second) }
+func (pb *pocketbus) pid() int       { return pb.p.Pid() }
 func (pb *pocketbus) dbPath() string { return filepath.Join(pb.dir, "data.db") }
 
 // standalone is a stock nats-server with JetStream, no auth.
 type standalone struct {
 	URL string
-	p   *proc
+	p   *proc.Process
 }
 
 func startStandalone(bin, dir string) (*standalone, error) {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -228,15 +175,15 @@ func startStandalone(bin, dir string) (*standalone, error) {
 		return nil, err
 	}
 	store := filepath.Join(dir, "js")
-	p, err := startProc(bin, []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", store}, filepath.Join(dir, "nats-server.log"))
+	p, err := proc.Start(bin, []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", store}, filepath.Join(dir, "nats-server.log"))
 	if err != nil {
 		return nil, err
 	}
 	s := &standalone{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), p: p}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if p.exited() {
-			return nil, fmt.Errorf("nats-server exited: %s", p.tail())
+		if p.Exited() {
+			return nil, fmt.Errorf("nats-server exited: %s", tail(p))
 		}
 		if nc, err := nats.Connect(s.URL, nats.NoReconnect()); err == nil {
 			js, _ := nc.JetStream()
@@ -248,11 +195,11 @@ func startStandalone(bin, dir string) (*standalone, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	p.stop()
-	return nil, fmt.Errorf("nats-server did not become ready: %s", p.tail())
+	p.Stop(30 * time.Second)
+	return nil, fmt.Errorf("nats-server did not become ready: %s", tail(p))
 }
 
-func (s *standalone) stop() { s.p.stop() }
+func (s *standalone) stop() { s.p.Stop(30 * time.Second) }
 
 // profile fetches a CPU profile of the server over the next d into path
 // (only when the server is the pprofserve build).
@@ -285,7 +232,7 @@ func startStandaloneOperator(bin, dir, opJWT, sysPub, sysJWT, accPub, accJWT str
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -295,15 +242,15 @@ func startStandaloneOperator(bin, dir, opJWT, sysPub, sysJWT, accPub, accJWT str
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return nil, err
 	}
-	p, err := startProc(bin, []string{"-c", confPath}, filepath.Join(dir, "nats-server.log"))
+	p, err := proc.Start(bin, []string{"-c", confPath}, filepath.Join(dir, "nats-server.log"))
 	if err != nil {
 		return nil, err
 	}
 	s := &standalone{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), p: p}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if p.exited() {
-			return nil, fmt.Errorf("nats-server (operator mode) exited: %s", p.tail())
+		if p.Exited() {
+			return nil, fmt.Errorf("nats-server (operator mode) exited: %s", tail(p))
 		}
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			c.Close()
@@ -311,6 +258,6 @@ func startStandaloneOperator(bin, dir, opJWT, sysPub, sysJWT, accPub, accJWT str
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	p.stop()
-	return nil, fmt.Errorf("nats-server (operator mode) did not become ready: %s", p.tail())
+	p.Stop(30 * time.Second)
+	return nil, fmt.Errorf("nats-server (operator mode) did not become ready: %s", tail(p))
 }

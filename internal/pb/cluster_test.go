@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pocketbus/pocketbus/internal/proc"
 )
 
 // An external nats-server configured only with `pocketbus nats operator`,
@@ -26,12 +28,12 @@ func TestExternalNATSServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("nats operator: %v", err)
 	}
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "ext.conf")
-	wsPort, err := freePort()
+	wsPort, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

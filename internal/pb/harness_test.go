@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,11 +18,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/pocketbus/pocketbus/internal/proc"
 )
 
 var (
@@ -67,9 +67,8 @@ type instance struct {
 	URL     string
 	NATSURL string
 	WSURL   string
-	cmd     *exec.Cmd
 	logPath string
-	done    chan struct{}
+	p       *proc.Process
 }
 
 // shared is one server for the tests that do not restart it; each test
@@ -104,21 +103,12 @@ func startInstance(t *testing.T, dir string, extra ...string) *instance {
 	return inst
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func launch(dir string, extra ...string) (*instance, error) {
 	up := exec.Command(binPath, "superuser", "upsert", superEmail, superPass, "--dir", dir)
 	if out, err := up.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("superuser upsert: %v: %s", err, out)
 	}
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -133,24 +123,14 @@ func launch(dir string, extra ...string) (*instance, error) {
 }
 
 func (i *instance) start() error {
-	logf, err := os.Create(i.logPath)
-	if err != nil {
+	var err error
+	if i.p, err = proc.Start(binPath, i.args, i.logPath); err != nil {
 		return err
 	}
-	i.cmd = exec.Command(binPath, i.args...)
-	i.cmd.Stdout, i.cmd.Stderr = logf, logf
-	if err := i.cmd.Start(); err != nil {
-		return err
-	}
-	i.done = make(chan struct{})
-	go func() { i.cmd.Wait(); logf.Close(); close(i.done) }()
-
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		select {
-		case <-i.done:
+		if i.p.Exited() {
 			return fmt.Errorf("pocketbus exited early: %s", i.logs())
-		default:
 		}
 		resp, err := http.Get(i.URL + "/api/pocketbus/info")
 		if err == nil {
@@ -168,35 +148,13 @@ func (i *instance) start() error {
 	return fmt.Errorf("pocketbus did not become ready: %s", i.logs())
 }
 
-func (i *instance) logs() string {
-	b, _ := os.ReadFile(i.logPath)
-	return string(b)
-}
+func (i *instance) logs() string { return i.p.Output() }
 
-// stop sends SIGTERM and waits for a clean exit.
-func (i *instance) stop() {
-	if i.cmd == nil || i.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-i.done:
-		return
-	default:
-	}
-	i.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-i.done:
-	case <-time.After(15 * time.Second):
-		i.cmd.Process.Kill()
-		<-i.done
-	}
-}
+// stop sends SIGTERM and waits for a clean exit (SIGKILL after 15 s).
+func (i *instance) stop() { i.p.Stop(15 * time.Second) }
 
 // kill is a crash: SIGKILL, no cleanup.
-func (i *instance) kill() {
-	i.cmd.Process.Kill()
-	<-i.done
-}
+func (i *instance) kill() { i.p.Kill() }
 
 // client is an HTTP client signed in as one user (or a superuser, or nobody).
 type client struct {

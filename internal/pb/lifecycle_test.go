@@ -26,7 +26,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -242,12 +241,7 @@ func lcJSAccounts(t *testing.T, inst *instance) []string {
 func lcTerm(t *testing.T, inst *instance) time.Duration {
 	t.Helper()
 	start := time.Now()
-	inst.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-inst.done:
-	case <-time.After(10 * time.Second):
-		inst.cmd.Process.Kill()
-		<-inst.done
+	if !inst.p.Stop(10 * time.Second) {
 		t.Fatalf("pocketbus did not exit within 10 s of SIGTERM: %s", inst.logs())
 	}
 	return time.Since(start)
