@@ -126,9 +126,9 @@ func (c *Cluster) DeleteAccount(pub string) error {
 }
 
 // deleteStreams connects as a short-lived user of the account and deletes
-// every stream. The account's key is derived from its project id, which is
-// the name in the JWT the cluster holds; an account that does not derive
-// from this operator is left alone.
+// every stream. The account's key is derived from its project id and salt,
+// the name and a tag in the JWT the cluster holds; an account that does not
+// derive from this operator is left alone.
 func (c *Cluster) deleteStreams(pub string) error {
 	msg, err := c.sys.Request(fmt.Sprintf("$SYS.REQ.ACCOUNT.%s.CLAIMS.LOOKUP", pub), nil, 2*time.Second)
 	if err != nil || len(msg.Data) == 0 {
@@ -138,7 +138,8 @@ func (c *Cluster) deleteStreams(pub string) error {
 	if err != nil {
 		return nil
 	}
-	if derived, err := c.op.AccountPublicKey(ac.Name); err != nil || derived != pub {
+	salt := accountSalt(ac)
+	if derived, err := c.op.AccountPublicKey(ac.Name, salt); err != nil || derived != pub {
 		return fmt.Errorf("bus: account %s is not a Pocketbus project account", pub)
 	}
 	if ac.Limits.Conn == 0 {
@@ -152,7 +153,7 @@ func (c *Cluster) deleteStreams(pub string) error {
 			return err
 		}
 	}
-	u, err := c.op.IssueUser(UserSpec{ProjectID: ac.Name, Name: "pocketbus-delete", Expires: time.Now().Add(time.Minute)})
+	u, err := c.op.IssueUser(UserSpec{ProjectID: ac.Name, Salt: salt, Name: "pocketbus-delete", Expires: time.Now().Add(time.Minute)})
 	if err != nil {
 		return err
 	}

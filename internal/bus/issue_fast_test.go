@@ -14,7 +14,7 @@ func TestDerivedKeyAndCredsMatchTheLibraries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := op.accountKey("p1")
+	kp, err := op.accountKey("p1", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -250,23 +251,69 @@ func (o *Operator) systemUser() (string, []byte) { return o.sysUser, o.sysUSeed 
 
 // accountKey derives the project's account key pair from the master secret,
 // so the key is never stored and re-provisioning is idempotent.
-func (o *Operator) accountKey(projectID string) (nkeys.KeyPair, error) {
+//
+// The salt makes the key unique to one project's life: ids are the
+// server's, but a project created later with a deleted project's id must
+// never get the deleted one's account, or credentials issued for the old
+// project would connect into the new one (SPEC §7). Projects created before
+// salts existed have salt "" and keep the old derivation, so their
+// credentials keep working.
+func (o *Operator) accountKey(projectID, salt string) (*derivedKey, error) {
 	if projectID == "" {
 		return nil, &FieldError{Field: "project", Message: "empty project id"}
 	}
+	if err := validateSalt(salt); err != nil {
+		return nil, err
+	}
 	m := hmac.New(sha256.New, o.master)
-	m.Write([]byte("pocketbus/account/" + projectID))
-	raw := m.Sum(nil)
-	kp, err := nkeys.FromRawSeed(nkeys.PrefixByteAccount, raw)
+	if salt == "" {
+		m.Write([]byte("pocketbus/account/" + projectID))
+	} else {
+		m.Write([]byte("pocketbus/account/v2/" + projectID + "/" + salt))
+	}
+	return derivedKeyPair(nkeys.PrefixByteAccount, m.Sum(nil))
+}
+
+// derivedKeyPair makes a key pair of the given kind from a 32-byte seed.
+func derivedKeyPair(prefix nkeys.PrefixByte, raw []byte) (*derivedKey, error) {
+	kp, err := nkeys.FromRawSeed(prefix, raw)
 	if err != nil {
 		return nil, err
 	}
 	priv := ed25519.NewKeyFromSeed(raw)
-	pub, err := nkeys.Encode(nkeys.PrefixByteAccount, priv.Public().(ed25519.PublicKey))
+	pub, err := nkeys.Encode(prefix, priv.Public().(ed25519.PublicKey))
 	if err != nil {
 		return nil, err
 	}
 	return &derivedKey{KeyPair: kp, pub: string(pub), priv: priv}, nil
+}
+
+// maxSaltLen bounds a salt; NewAccountSalt makes 32 characters.
+const maxSaltLen = 64
+
+// validateSalt accepts "" (a project from before salts) or lowercase hex:
+// no "/" keeps "projectID/salt" unambiguous, and lowercase survives the
+// account JWT's tag list (which lowercases) that carries it to a cluster.
+func validateSalt(salt string) error {
+	if len(salt) > maxSaltLen {
+		return &FieldError{Field: "salt", Message: fmt.Sprintf("longer than %d characters", maxSaltLen)}
+	}
+	for _, c := range salt {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return &FieldError{Field: "salt", Message: "must be lowercase hex (see NewAccountSalt)"}
+		}
+	}
+	return nil
+}
+
+// NewAccountSalt returns a fresh random salt for a new project's account
+// key: 16 bytes from crypto/rand, as 32 hex characters.
+func NewAccountSalt() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic("bus: crypto/rand: " + err.Error()) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
 }
 
 // derivedKey is an account key pair whose public and private ed25519 keys
@@ -293,18 +340,20 @@ func formatCreds(userJWT string, seed []byte) (string, error) {
 	return "-----BEGIN NATS USER JWT-----\n" + userJWT + "\n------END NATS USER JWT------\n\n" + string(decorated), nil
 }
 
-// AccountPublicKey returns the project's derived account public key.
-func (o *Operator) AccountPublicKey(projectID string) (string, error) {
-	kp, err := o.accountKey(projectID)
+// AccountPublicKey returns the derived account public key of the project
+// with this id and salt ("" for projects from before salts).
+func (o *Operator) AccountPublicKey(projectID, salt string) (string, error) {
+	kp, err := o.accountKey(projectID, salt)
 	if err != nil {
 		return "", err
 	}
-	return kp.PublicKey()
+	return kp.pub, nil
 }
 
 // Account describes the desired state of a project's account.
 type Account struct {
 	ProjectID   string // account name = project id
+	Salt        string // the project's random account-key salt (NewAccountSalt); "" = a project from before salts
 	Limits      Limits
 	Disabled    bool                 // all connections closed, new ones refused, data kept
 	Revocations map[string]time.Time // user public key (or jwt.All) -> revoked at
@@ -314,12 +363,18 @@ type Account struct {
 // No account signing keys: a signing-key change makes nats-server scan every
 // loaded account under its lock.
 func (o *Operator) AccountJWT(a Account) (pub, token string, err error) {
-	pub, err = o.AccountPublicKey(a.ProjectID)
+	pub, err = o.AccountPublicKey(a.ProjectID, a.Salt)
 	if err != nil {
 		return "", "", err
 	}
 	ac := jwt.NewAccountClaims(pub)
 	ac.Name = a.ProjectID
+	if a.Salt != "" {
+		// The cluster data plane re-derives the key of an account it knows
+		// only from the cluster (to empty its JetStream on delete). The salt
+		// is not secret; the master key is.
+		ac.Tags.Add(saltTagPrefix + a.Salt)
+	}
 	l := a.Limits
 	ac.Limits.Conn = l.MaxConnections
 	ac.Limits.Payload = l.MaxPayload
@@ -348,6 +403,19 @@ func (o *Operator) AccountJWT(a Account) (pub, token string, err error) {
 	return pub, token, nil
 }
 
+// saltTagPrefix marks the account JWT tag that carries the key's salt.
+const saltTagPrefix = "pocketbus-salt:"
+
+// accountSalt reads the salt back from an account JWT's tags ("" if none).
+func accountSalt(ac *jwt.AccountClaims) string {
+	for _, t := range ac.Tags {
+		if s, ok := strings.CutPrefix(t, saltTagPrefix); ok {
+			return s
+		}
+	}
+	return ""
+}
+
 // tombstoneJWT is what a deleted account turns into while still loaded: no
 // connections, every user revoked, JetStream off.
 func (o *Operator) tombstoneJWT(pub string) (string, error) {
@@ -362,15 +430,48 @@ func (o *Operator) tombstoneJWT(pub string) (string, error) {
 // UserSpec describes a credential to issue.
 type UserSpec struct {
 	ProjectID                            string
+	Salt                                 string // the project's account salt (Account.Salt)
 	Name                                 string
 	PubAllow, PubDeny, SubAllow, SubDeny []string
 	Expires                              time.Time // zero = never
+	// WebKey, when set, derives the user key from the account and this key
+	// instead of making a random one: every credential issued with the same
+	// WebKey (e.g. one member's web tokens in one project) shares one user
+	// key, so one revocation entry (RevokeAt(key, now)) ends all of them,
+	// while those issued a second later connect again.
+	WebKey string
 }
 
 // IssuedUser is a freshly minted credential; Seed and Creds are secret.
 type IssuedUser struct{ PublicKey, JWT, Seed, Creds string }
 
-// IssueUser mints a fresh user nkey and a JWT signed by the project's account key.
+// webUserKey derives the user key of a web key in an account.
+func (o *Operator) webUserKey(accountPub, webKey string) (*derivedKey, error) {
+	if webKey == "" {
+		return nil, &FieldError{Field: "web_key", Message: "empty web key"}
+	}
+	m := hmac.New(sha256.New, o.master)
+	// The account key has a fixed length and no "/": this is unambiguous.
+	m.Write([]byte("pocketbus/user/v1/" + accountPub + "/" + webKey))
+	return derivedKeyPair(nkeys.PrefixByteUser, m.Sum(nil))
+}
+
+// DerivedUserPublicKey is the user key that every credential issued with
+// this WebKey gets, to revoke them all with one entry.
+func (o *Operator) DerivedUserPublicKey(projectID, salt, webKey string) (string, error) {
+	apub, err := o.AccountPublicKey(projectID, salt)
+	if err != nil {
+		return "", err
+	}
+	k, err := o.webUserKey(apub, webKey)
+	if err != nil {
+		return "", err
+	}
+	return k.pub, nil
+}
+
+// IssueUser mints a user nkey (random, or derived from WebKey) and a JWT
+// signed by the project's account key.
 func (o *Operator) IssueUser(u UserSpec) (IssuedUser, error) {
 	for _, f := range []struct {
 		name string
@@ -383,12 +484,16 @@ func (o *Operator) IssueUser(u UserSpec) (IssuedUser, error) {
 	if !u.Expires.IsZero() && !u.Expires.After(time.Now()) {
 		return IssuedUser{}, &FieldError{Field: "expires", Message: "must be in the future"}
 	}
-	akp, err := o.accountKey(u.ProjectID)
+	akp, err := o.accountKey(u.ProjectID, u.Salt)
 	if err != nil {
 		return IssuedUser{}, err
 	}
-	ukp, err := nkeys.CreateUser()
-	if err != nil {
+	var ukp nkeys.KeyPair
+	if u.WebKey != "" {
+		if ukp, err = o.webUserKey(akp.pub, u.WebKey); err != nil {
+			return IssuedUser{}, err
+		}
+	} else if ukp, err = nkeys.CreateUser(); err != nil {
 		return IssuedUser{}, err
 	}
 	upub, _ := ukp.PublicKey()

@@ -86,7 +86,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func mustPub(t *testing.T, op *Operator, id string) string {
-	p, err := op.AccountPublicKey(id)
+	p, err := op.AccountPublicKey(id, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +544,7 @@ func TestSystemUserNotIssuable(t *testing.T) {
 	// Issuing for a "project" named like the system account gives a derived
 	// account key, and that user gets no system traffic.
 	sysPub := e.op.SystemAccountPublicKey()
-	p, _ := e.op.AccountPublicKey(sysPub)
+	p, _ := e.op.AccountPublicKey(sysPub, "")
 	if p == sysPub {
 		t.Fatal("derived key collides with system account")
 	}
