@@ -428,12 +428,31 @@ func (o *Operator) tombstoneJWT(pub string) (string, error) {
 }
 
 // UserSpec describes a credential to issue.
+//
+// Empty lists grant the whole account (JetStream, KV and Object Store
+// included). A credential with any list is restricted: it gets the
+// JetStream API only with JetStream, and replies to messages it receives
+// outside its pub lists only with AllowResponses (see IssueUser).
 type UserSpec struct {
 	ProjectID                            string
 	Salt                                 string // the project's account salt (Account.Salt)
 	Name                                 string
-	PubAllow, PubDeny, SubAllow, SubDeny []string
+	PubAllow, PubDeny, SubAllow, SubDeny []string  // sub lists may hold "subject queue"
 	Expires                              time.Time // zero = never
+	// AllowResponses lets a restricted credential publish one reply to the
+	// reply subject of each message it receives (nats' allow_responses),
+	// whatever its pub lists say: services need it to answer requesters'
+	// inboxes, consumers to ack without the JetStream API. It also lets the
+	// credential reply to its own messages, so a credential that may
+	// publish to a subject it subscribes to can reach any subject once per
+	// message: it does not confine publishing.
+	AllowResponses bool
+	// JetStream gives a restricted credential the JetStream API (and so KV
+	// and Object Store). The API reads and writes every stream of the
+	// account, so the lists do not confine such a credential's data.
+	// Without it no stream, mirror, source, republish or get can carry data
+	// around the lists. The caller decides the default.
+	JetStream bool
 	// WebKey, when set, derives the user key from the account and this key
 	// instead of making a random one: every credential issued with the same
 	// WebKey (e.g. one member's web tokens in one project) shares one user
@@ -472,6 +491,20 @@ func (o *Operator) DerivedUserPublicKey(projectID, salt, webKey string) (string,
 
 // IssueUser mints a user nkey (random, or derived from WebKey) and a JWT
 // signed by the project's account key.
+//
+// Restricted credentials (any list non-empty) get, besides their lists:
+//   - JetStream: pub allow gains the JetStream subjects (API, acks, flow
+//     control, snapshots, $KV.>, $O.>) when pub_allow is restricted;
+//     replies come to the client's inbox, which a restricted sub_allow must
+//     list itself ("_INBOX.>" or its custom prefix: adding it silently would
+//     let the credential read every other requester's replies).
+//   - no JetStream: pub deny "$JS.>" and sub deny "$JS.EVENT.>".
+//   - AllowResponses: the response permission (one reply per received
+//     message); with no pub_allow, an explicit ">" (see permissionsFor).
+//
+// Refused, as *FieldError naming the field: malformed subjects, a past
+// Expires, lists that allow nothing, jetstream with pub_deny covering the
+// API, and a JWT longer than MaxUserJWTLen.
 func (o *Operator) IssueUser(u UserSpec) (IssuedUser, error) {
 	for _, f := range []struct {
 		name string
@@ -483,6 +516,10 @@ func (o *Operator) IssueUser(u UserSpec) (IssuedUser, error) {
 	}
 	if !u.Expires.IsZero() && !u.Expires.After(time.Now()) {
 		return IssuedUser{}, &FieldError{Field: "expires", Message: "must be in the future"}
+	}
+	perms, err := permissionsFor(u)
+	if err != nil {
+		return IssuedUser{}, err
 	}
 	akp, err := o.accountKey(u.ProjectID, u.Salt)
 	if err != nil {
@@ -500,21 +537,18 @@ func (o *Operator) IssueUser(u UserSpec) (IssuedUser, error) {
 	useed, _ := ukp.Seed()
 	uc := jwt.NewUserClaims(upub)
 	uc.Name = u.Name
-	uc.Pub.Allow.Add(u.PubAllow...)
-	uc.Pub.Deny.Add(u.PubDeny...)
-	uc.Sub.Allow.Add(u.SubAllow...)
-	uc.Sub.Deny.Add(u.SubDeny...)
-	if len(u.PubAllow) > 0 || len(u.PubDeny) > 0 {
-		// Restricting publish must not break request/reply for services:
-		// allow one reply to each request received (nats' allow-pub-response).
-		uc.Resp = &jwt.ResponsePermission{MaxMsgs: 1}
-	}
+	uc.Permissions = perms
 	if !u.Expires.IsZero() {
 		uc.Expires = u.Expires.Unix()
 	}
 	token, err := uc.Encode(akp)
 	if err != nil {
 		return IssuedUser{}, fmt.Errorf("bus: sign user: %w", err)
+	}
+	if len(token) > MaxUserJWTLen {
+		return IssuedUser{}, &FieldError{Field: longestListField(u), Message: fmt.Sprintf(
+			"the credential would be a %d-byte JWT; a NATS client can present at most %d bytes when it connects: use fewer or shorter subjects",
+			len(token), MaxUserJWTLen)}
 	}
 	creds, err := formatCreds(token, useed)
 	if err != nil {

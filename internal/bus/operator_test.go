@@ -112,15 +112,34 @@ func TestOperatorPlainThenEncrypted(t *testing.T) {
 }
 
 func TestValidateSubjects(t *testing.T) {
-	good := []string{"a", "a.b", "a.*", "a.>", ">", "*", "a.*.c", "_INBOX.>", "$KV.b.>"}
-	if err := ValidateSubjects("pub_allow", good); err != nil {
-		t.Fatal(err)
+	good := []string{"a", "a.b", "a.*", "a.>", ">", "*", "a.*.c", "_INBOX.>", "$KV.b.>", "ünï.cödé"}
+	for _, f := range []string{"pub_allow", "pub_deny", "sub_allow", "sub_deny"} {
+		if err := ValidateSubjects(f, good); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for _, bad := range []string{"", " ", "a b", "a.>.b", "a..b", ".a", "a.", "a*", "a.b>", "\ta"} {
-		err := ValidateSubjects("sub_deny", []string{"ok", bad})
+	// Queue permissions are for subscriptions only.
+	queues := []string{"jobs.> workers", "jobs.* w.*"}
+	for _, f := range []string{"sub_allow", "sub_deny"} {
+		if err := ValidateSubjects(f, queues); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"pub_allow", "pub_deny"} {
 		var fe *FieldError
-		if !errors.As(err, &fe) || fe.Field != "sub_deny" || !strings.Contains(fe.Message, fmt.Sprintf("%q", bad)) {
-			t.Errorf("subject %q: got %v", bad, err)
+		if err := ValidateSubjects(f, queues[:1]); !errors.As(err, &fe) || fe.Field != f || !strings.Contains(fe.Message, "sub_allow") {
+			t.Errorf("%s with a queue: %v", f, err)
+		}
+	}
+	bad := []string{"", " ", "a  b", "a b c", " a", "a ", "a.>.b", "a..b", ".a", "a.", "a*", "a.b>", "\ta", "a\tb", "a\nb",
+		"a.> b..c", "a.> >.b", "\xff", strings.Repeat("x", 513)}
+	for _, f := range []string{"pub_allow", "sub_deny"} {
+		for _, b := range append(bad, map[string]string{"pub_allow": "a b", "sub_deny": "a.b c>"}[f]) {
+			err := ValidateSubjects(f, []string{"ok", b})
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != f || !strings.Contains(fe.Message, fmt.Sprintf("%q", b)) {
+				t.Errorf("%s %q: got %v", f, b, err)
+			}
 		}
 	}
 	if _, err := (&Operator{}).IssueUser(UserSpec{ProjectID: "p", PubAllow: []string{"a..b"}}); err == nil {
@@ -134,7 +153,7 @@ func TestIssueUserClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	exp := time.Now().Add(time.Hour)
-	u, err := op.IssueUser(UserSpec{ProjectID: "p", Name: "n", PubAllow: []string{"a.>"}, Expires: exp})
+	u, err := op.IssueUser(UserSpec{ProjectID: "p", Name: "n", PubAllow: []string{"a.>"}, Expires: exp, AllowResponses: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,9 +31,9 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("pub/sub: %v", err)
 	}
 
-	// A responder whose publish permission is restricted still answers
-	// (response permission), and the requester gets the reply.
-	svcUser := e.user(UserSpec{ProjectID: "p1", Name: "svc", PubAllow: []string{"events.>"}, SubAllow: []string{"svc.>"}})
+	// A responder whose publish permission is restricted answers when it
+	// was issued with allow_responses, and the requester gets the reply.
+	svcUser := e.user(UserSpec{ProjectID: "p1", Name: "svc", PubAllow: []string{"events.>"}, SubAllow: []string{"svc.>"}, AllowResponses: true})
 	svc, _ := e.connect(svcUser)
 	svc.Subscribe("svc.echo", func(m *nats.Msg) { m.Respond(append([]byte("re:"), m.Data...)) })
 	svc.Flush()

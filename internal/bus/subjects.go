@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // FieldError is a rejected input, naming the field so an API can answer 400
@@ -16,42 +20,114 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // maxSubjectLen keeps permission lists sane; NATS itself has no hard cap but
-// a JWT carrying huge subjects helps nobody.
+// a JWT carrying huge subjects helps nobody (and see MaxUserJWTLen).
 const maxSubjectLen = 512
 
-// ValidateSubjects checks permission subjects: non-empty, no whitespace, no
-// empty tokens, wildcards only as whole tokens and ">" only last.
+// ValidateSubjects checks one permission list of a credential. field is
+// pub_allow, pub_deny, sub_allow or sub_deny: the sub lists also take a
+// queue permission, "subject queue" (e.g. "jobs.> workers": only queue
+// subscriptions in group workers), the pub lists do not.
+//
+// The checks are the libraries' own: jwt/v2's permission validation (what
+// nats-server runs on a user JWT: spaces, empty tokens, where a queue may
+// be) and nats-server's subject validity (wildcards, ">" last, whitespace),
+// which is stricter than jwt's. On top, two things neither library
+// refuses: a wildcard inside a token ("orders*", "a.b>") is a literal to
+// NATS, so it would silently match nothing the user meant; and invalid
+// UTF-8 or control characters.
 func ValidateSubjects(field string, subjects []string) error {
+	permitQueue := strings.HasPrefix(field, "sub_")
 	for _, s := range subjects {
-		if msg := subjectProblem(s); msg != "" {
+		if msg := permissionProblem(s, permitQueue); msg != "" {
 			return &FieldError{Field: field, Message: fmt.Sprintf("invalid subject %q: %s", s, msg)}
 		}
 	}
 	return nil
 }
 
-func subjectProblem(s string) string {
+func permissionProblem(s string, permitQueue bool) string {
 	if s == "" {
 		return "empty subject"
 	}
 	if len(s) > maxSubjectLen {
 		return fmt.Sprintf("longer than %d bytes", maxSubjectLen)
 	}
-	if strings.IndexFunc(s, unicode.IsSpace) >= 0 {
-		return "contains whitespace"
+	if !utf8.ValidString(s) {
+		return "not valid UTF-8"
 	}
-	tokens := strings.Split(s, ".")
-	for i, t := range tokens {
-		switch {
-		case t == "":
-			return "empty token (leading, trailing or double dot)"
-		case t == ">":
-			if i != len(tokens)-1 {
-				return `">" must be the last token`
-			}
-		case t == "*":
-		case strings.ContainsAny(t, "*>"):
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "contains a control character"
+	}
+	vr := jwt.CreateValidationResults()
+	(&jwt.Permission{Allow: jwt.StringList{s}}).Validate(vr, permitQueue)
+	if errs := vr.Errors(); len(errs) > 0 {
+		if !permitQueue && strings.Contains(errs[0].Error(), "queue") {
+			return "queue groups (\"subject queue\") are allowed in sub_allow and sub_deny only"
+		}
+		return errs[0].Error()
+	}
+	subject, queue, _ := strings.Cut(s, " ")
+	if msg := subjectProblem(subject); msg != "" {
+		return msg
+	}
+	if queue != "" {
+		if msg := subjectProblem(queue); msg != "" {
+			return "queue " + msg
+		}
+	}
+	return ""
+}
+
+// subjectProblem is nats-server's validity check, plus wildcards inside a
+// token, which nats-server takes as literal characters.
+func subjectProblem(s string) string {
+	if !server.IsValidSubject(s) {
+		return `not a valid NATS subject (empty token, whitespace, or ">" not last)`
+	}
+	for _, t := range strings.Split(s, ".") {
+		if len(t) > 1 && strings.ContainsAny(t, "*>") {
 			return "wildcards must be a whole token"
+		}
+	}
+	return ""
+}
+
+// covers reports whether deny matches every subject that subject matches
+// (NATS wildcards: "*" one token, ">" one or more trailing tokens). A queue
+// permission is compared by its subject; a deny entry with a queue denies
+// that queue only, so it covers nothing here (never refuse a credential
+// that could work).
+func covers(deny, subject string) bool {
+	if strings.Contains(deny, " ") {
+		return false
+	}
+	subject, _, _ = strings.Cut(subject, " ")
+	dt, st := strings.Split(deny, "."), strings.Split(subject, ".")
+	for i, d := range dt {
+		if d == ">" {
+			// ">" matches one or more tokens: covered if the subject has
+			// at least one here, whatever they are.
+			return len(st) > i
+		}
+		if i >= len(st) {
+			return false
+		}
+		switch s := st[i]; {
+		case s == ">":
+			return false // the subject matches any number of tokens here; d only one
+		case d == "*":
+		case s != d:
+			return false // a different literal, or "*" against a literal
+		}
+	}
+	return len(dt) == len(st)
+}
+
+// coveredBy returns the first deny entry that covers subject, or "".
+func coveredBy(denies []string, subject string) string {
+	for _, d := range denies {
+		if covers(d, subject) {
+			return d
 		}
 	}
 	return ""
