@@ -35,7 +35,7 @@ func BenchmarkAccountJWT(b *testing.B) {
 	}
 }
 
-// BenchmarkRevokeToClose measures UpdateAccount with a revocation until the
+// BenchmarkRevokeToClose measures SyncAccount with a revocation until the
 // revoked client's closed callback has fired.
 func BenchmarkRevokeToClose(b *testing.B) {
 	e := newEnv(b)

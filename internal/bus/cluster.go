@@ -20,9 +20,11 @@ import (
 // $SYS.REQ.CLAIMS.DELETE, as the system account. The full resolvers keep the
 // JWTs and share them among themselves; clustering is NATS's own.
 type Cluster struct {
-	op   *Operator
-	urls string
-	sys  *nats.Conn
+	op    *Operator
+	src   AccountSource
+	urls  string
+	sys   *nats.Conn
+	locks accountLocks
 	// servers is how many servers answered a ping at connect: a request to
 	// all of them is complete once that many have replied.
 	servers int
@@ -32,8 +34,12 @@ var _ DataPlane = (*Cluster)(nil)
 
 // ConnectCluster connects to the cluster as the system account: with the
 // given .creds file, or, when it is empty, as a system user minted from the
-// operator's own system account (the cluster trusts this operator).
-func ConnectCluster(urls, systemCredsFile string, op *Operator) (*Cluster, error) {
+// operator's own system account (the cluster trusts this operator). src is
+// what SyncAccount reads the accounts' committed state from.
+func ConnectCluster(urls, systemCredsFile string, op *Operator, src AccountSource) (*Cluster, error) {
+	if src == nil {
+		return nil, errors.New("bus: ConnectCluster needs an AccountSource")
+	}
 	auth := nats.UserCredentials(systemCredsFile)
 	if systemCredsFile == "" {
 		ujwt, useed := op.systemUser()
@@ -43,7 +49,7 @@ func ConnectCluster(urls, systemCredsFile string, op *Operator) (*Cluster, error
 	if err != nil {
 		return nil, fmt.Errorf("bus: connecting to the NATS cluster at %s: %w", urls, err)
 	}
-	c := &Cluster{op: op, urls: urls, sys: nc}
+	c := &Cluster{op: op, src: src, urls: urls, sys: nc}
 	pings, err := c.gatherFor("$SYS.REQ.SERVER.PING", nil, 0, time.Second)
 	if err != nil {
 		nc.Close()
@@ -92,20 +98,52 @@ func (c *Cluster) StoredAccounts() ([]string, error) {
 // RemoveOrphan deletes an account no project owns.
 func (c *Cluster) RemoveOrphan(pub string) error { return c.DeleteAccount(pub) }
 
-// UpdateAccount pushes the JWT to every full resolver of the cluster. Any
-// resolver's error fails the call; at least one must confirm.
+// SyncAccount pushes the account's committed JWT to every resolver of the
+// cluster, or deletes the account there when the Source no longer knows it
+// (see DeleteAccount). The cluster's resolvers are full: every account is
+// pushed, loaded or not.
+func (c *Cluster) SyncAccount(pub string) error {
+	if pub == c.op.SystemAccountPublicKey() {
+		return errors.New("bus: refusing to sync the system account")
+	}
+	defer c.locks.lock(pub)()
+	token, err := c.src.AccountJWT(pub)
+	switch {
+	case err == nil:
+		return c.push(pub, token)
+	case errors.Is(err, ErrAccountNotFound):
+		return c.deleteLocked(pub)
+	default:
+		return fmt.Errorf("bus: reading account %s: %w", pub, err)
+	}
+}
+
+// UpdateAccount pushes this JWT to every full resolver of the cluster.
+// Prefer SyncAccount.
 func (c *Cluster) UpdateAccount(pub, token string) error {
+	defer c.locks.lock(pub)()
+	return c.push(pub, token)
+}
+
+// push sends a JWT to every full resolver. Any resolver's error fails the
+// call; at least one must confirm.
+func (c *Cluster) push(pub, token string) error {
 	return c.gatherClaimsReply("$SYS.REQ.CLAIMS.UPDATE", []byte(token), pub)
 }
 
 // DeleteAccount empties the account's JetStream (streams are replicated, so
 // they are deleted through the JetStream API, which removes every replica),
 // closes its connections with a tombstone JWT and then deletes the JWT from
-// every resolver.
+// every resolver, whatever the Source holds.
 func (c *Cluster) DeleteAccount(pub string) error {
 	if pub == c.op.SystemAccountPublicKey() {
 		return errors.New("bus: refusing to delete the system account")
 	}
+	defer c.locks.lock(pub)()
+	return c.deleteLocked(pub)
+}
+
+func (c *Cluster) deleteLocked(pub string) error {
 	if err := c.deleteStreams(pub); err != nil {
 		return err
 	}
@@ -113,7 +151,7 @@ func (c *Cluster) DeleteAccount(pub string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.UpdateAccount(pub, tomb); err != nil {
+	if err := c.push(pub, tomb); err != nil {
 		return err
 	}
 	del := jwt.NewGenericClaims(c.op.PublicKey())
@@ -149,7 +187,7 @@ func (c *Cluster) deleteStreams(pub string) error {
 		if err != nil {
 			return err
 		}
-		if err := c.UpdateAccount(pub, token); err != nil {
+		if err := c.push(pub, token); err != nil {
 			return err
 		}
 	}

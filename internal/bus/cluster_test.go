@@ -101,25 +101,34 @@ func TestClusterControlPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	urls, nodes := startCluster(t, op)
-	cl, err := ConnectCluster(urls, "", op)
+	src := &mapSource{m: map[string]string{}}
+	cl, err := ConnectCluster(urls, "", op, src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Shutdown()
 
 	limits := Limits{MaxConnections: -1, MaxPayload: -1, JSMaxMemory: 16 << 20, JSMaxDisk: 64 << 20, JSMaxStreams: 10, JSMaxConsumers: 10}
-	pub, token, err := op.AccountJWT(Account{ProjectID: "cluster1", Limits: limits})
-	if err != nil {
-		t.Fatal(err)
+	// A salted project: deleting it needs the salt back from the cluster.
+	salt := NewAccountSalt()
+	sync := func(a Account) string {
+		t.Helper()
+		pub, token, err := op.AccountJWT(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.put(pub, token)
+		if err := cl.SyncAccount(pub); err != nil {
+			t.Fatalf("syncing the account: %v", err)
+		}
+		return pub
 	}
-	if err := cl.UpdateAccount(pub, token); err != nil {
-		t.Fatalf("pushing the account: %v", err)
-	}
+	pub := sync(Account{ProjectID: "cluster1", Salt: salt, Limits: limits})
 	if stored, err := cl.StoredAccounts(); err != nil || len(stored) != 1 || stored[0] != pub {
 		t.Fatalf("stored accounts = %v, %v", stored, err)
 	}
-	user, _ := op.IssueUser(UserSpec{ProjectID: "cluster1", Name: "u"})
-	other, _ := op.IssueUser(UserSpec{ProjectID: "cluster1", Name: "other"})
+	user, _ := op.IssueUser(UserSpec{ProjectID: "cluster1", Salt: salt, Name: "u"})
+	other, _ := op.IssueUser(UserSpec{ProjectID: "cluster1", Salt: salt, Name: "other"})
 	var nc *nats.Conn
 	// Every node's resolver has the account as soon as the push returns.
 	for _, ns := range nodes {
@@ -168,11 +177,8 @@ func TestClusterControlPlane(t *testing.T) {
 	defer oc.Close()
 	closed := make(chan struct{})
 	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-	_, token, _ = op.AccountJWT(Account{ProjectID: "cluster1", Limits: limits, Revocations: map[string]time.Time{user.PublicKey: time.Now()}})
 	start := time.Now()
-	if err := cl.UpdateAccount(pub, token); err != nil {
-		t.Fatal(err)
-	}
+	sync(Account{ProjectID: "cluster1", Salt: salt, Limits: limits, Revocations: map[string]time.Time{user.PublicKey: time.Now()}})
 	select {
 	case <-closed:
 		if d := time.Since(start); d > time.Second {
@@ -186,12 +192,10 @@ func TestClusterControlPlane(t *testing.T) {
 	}
 
 	// Disabled, then deleted: the streams go from every node, and nobody connects.
-	_, token, _ = op.AccountJWT(Account{ProjectID: "cluster1", Limits: limits, Disabled: true})
-	if err := cl.UpdateAccount(pub, token); err != nil {
-		t.Fatal(err)
-	}
+	sync(Account{ProjectID: "cluster1", Salt: salt, Limits: limits, Disabled: true})
 	eventually(t, 2*time.Second, "disable closes connections", func() bool { return oc.IsClosed() })
-	if err := cl.DeleteAccount(pub); err != nil {
+	src.del(pub)
+	if err := cl.SyncAccount(pub); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
 	for _, ns := range nodes {
@@ -204,7 +208,7 @@ func TestClusterControlPlane(t *testing.T) {
 	if stored, err := cl.StoredAccounts(); err != nil || len(stored) != 0 {
 		t.Fatalf("stored accounts after delete = %v, %v", stored, err)
 	}
-	fresh, _ := op.IssueUser(UserSpec{ProjectID: "cluster1", Name: "late"})
+	fresh, _ := op.IssueUser(UserSpec{ProjectID: "cluster1", Salt: salt, Name: "late"})
 	if c, err := nats.Connect(urls, nats.UserJWTAndSeed(fresh.JWT, fresh.Seed), nats.NoReconnect()); err == nil {
 		c.Close()
 		t.Fatal("a deleted account still accepts connections")
@@ -214,5 +218,12 @@ func TestClusterControlPlane(t *testing.T) {
 	// The system account cannot be deleted through this path.
 	if err := cl.DeleteAccount(op.SystemAccountPublicKey()); err == nil {
 		t.Fatal("deleting the system account was accepted")
+	}
+	if err := cl.SyncAccount(op.SystemAccountPublicKey()); err == nil {
+		t.Fatal("syncing the system account was accepted")
+	}
+	// Syncing a deleted account again is harmless.
+	if err := cl.SyncAccount(pub); err != nil {
+		t.Fatalf("second delete: %v", err)
 	}
 }

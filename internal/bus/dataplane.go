@@ -1,5 +1,10 @@
 package bus
 
+import (
+	"hash/fnv"
+	"sync"
+)
+
 // DataPlane is where the projects' accounts live and their clients connect:
 // the embedded *Server, or an external NATS cluster (*Cluster) that
 // Pocketbus controls as its operator.
@@ -16,4 +21,38 @@ type DataPlane interface {
 	RemoveOrphan(pub string) error
 	// Shutdown stops the embedded server, or disconnects from the cluster.
 	Shutdown()
+}
+
+// AccountPublisher applies account changes to the data plane.
+type AccountPublisher interface {
+	// SyncAccount makes the data plane agree with what the Source holds
+	// for the account now: its current JWT applied (limits, disabled,
+	// revocations), or, when the Source no longer knows it, the account
+	// deleted with its JetStream data. Call it after every commit that
+	// changes an account, including deletes; it reads the committed state
+	// itself and serialises per account, so concurrent calls cannot apply
+	// an older JWT last. Idempotent.
+	SyncAccount(pub string) error
+	// UpdateAccount applies this JWT (if the account is loaded; embedded:
+	// otherwise it is fetched lazily from the Source). Prefer SyncAccount:
+	// a caller's token may be older than the committed one.
+	UpdateAccount(pub, token string) error
+	// DeleteAccount closes the account's connections, deletes its JetStream
+	// data and makes it unusable, whatever the Source says. Prefer
+	// SyncAccount after the delete commits.
+	DeleteAccount(pub string) error
+}
+
+// accountLocks serialise the pushes of one account: the last push then
+// always carries the latest commit. Striped, so memory does not grow with
+// the number of accounts; two accounts sharing a stripe only wait for each
+// other.
+type accountLocks [64]sync.Mutex
+
+func (l *accountLocks) lock(pub string) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(pub))
+	mu := &l[h.Sum32()%uint32(len(l))]
+	mu.Lock()
+	return mu.Unlock
 }

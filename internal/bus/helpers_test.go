@@ -96,8 +96,8 @@ func (e *env) start() {
 	e.srv = srv
 }
 
-// apply stores the account in the source (as the lead's hooks would) and
-// pushes it to the server.
+// apply stores the account in the source (as tenancy's commit would) and
+// syncs the server with it.
 func (e *env) apply(a Account) string {
 	e.t.Helper()
 	pub, token, err := e.op.AccountJWT(a)
@@ -105,10 +105,20 @@ func (e *env) apply(a Account) string {
 		e.t.Fatal(err)
 	}
 	e.src.put(pub, token)
-	if err := e.srv.UpdateAccount(pub, token); err != nil {
+	if err := e.srv.SyncAccount(pub); err != nil {
 		e.t.Fatal(err)
 	}
 	return pub
+}
+
+// remove deletes the account from the source (the project row) and syncs
+// the server.
+func (e *env) remove(pub string) {
+	e.t.Helper()
+	e.src.del(pub)
+	if err := e.srv.SyncAccount(pub); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 func (e *env) project(id string) string {

@@ -73,11 +73,8 @@ func TestSaltedAccountNotReused(t *testing.T) {
 	old := e.user(UserSpec{ProjectID: "same", Salt: saltA, Name: "old"})
 	_, w := e.connect(old)
 
-	e.src.del(pubA)
 	start := time.Now()
-	if err := e.srv.DeleteAccount(pubA); err != nil {
-		t.Fatal(err)
-	}
+	e.remove(pubA)
 	waitClosed(t, w, start, time.Second)
 
 	pubB := e.apply(Account{ProjectID: "same", Salt: saltB, Limits: defaultTestLimits})

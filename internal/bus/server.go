@@ -28,16 +28,6 @@ type AccountSource interface {
 	AccountJWT(accountPub string) (string, error) // ErrAccountNotFound when unknown
 }
 
-// AccountPublisher applies account changes to the data plane.
-type AccountPublisher interface {
-	// UpdateAccount applies a new JWT live if the account is loaded; no-op
-	// otherwise (it is fetched lazily from the Source).
-	UpdateAccount(pub, token string) error
-	// DeleteAccount closes the account's connections, deletes its JetStream
-	// data and makes it unusable.
-	DeleteAccount(pub string) error
-}
-
 // Config of the embedded server.
 type Config struct {
 	StoreDir         string   // JetStream store
@@ -54,10 +44,12 @@ type Config struct {
 type Server struct {
 	ns       *server.Server
 	op       *Operator
+	src      AccountSource
 	storeDir string
 	sys      *nats.Conn
 	ws       bool
 	stop     sync.Once
+	locks    accountLocks
 }
 
 var _ DataPlane = (*Server)(nil)
@@ -126,7 +118,7 @@ func Start(cfg Config, op *Operator) (*Server, error) {
 		ns.Shutdown()
 		return nil, errors.New("bus: nats-server did not become ready")
 	}
-	s := &Server{ns: ns, op: op, storeDir: cfg.StoreDir, ws: cfg.WSListen != ""}
+	s := &Server{ns: ns, op: op, src: cfg.Source, storeDir: cfg.StoreDir, ws: cfg.WSListen != ""}
 	ujwt, useed := op.systemUser()
 	s.sys, err = nats.Connect("",
 		nats.InProcessServer(ns),
@@ -190,11 +182,15 @@ func (s *Server) Shutdown() {
 	})
 }
 
-// IsLoaded reports whether the server currently holds the account in memory.
+// IsLoaded reports whether the server currently holds the account in memory
+// (registered: claim updates reach it).
 func (s *Server) IsLoaded(pub string) bool {
-	// Accountz with an account name does not fetch, unlike LookupAccount.
-	_, err := s.ns.Accountz(&server.AccountzOptions{Account: pub})
-	return err == nil
+	// AccountStatz with an account name does not fetch, unlike
+	// LookupAccount, and unlike Accountz it does not decode and verify the
+	// account JWT: ~0.15 µs not loaded, ~0.45 µs loaded (Accountz: 0.4 µs
+	// and 75 µs).
+	az, err := s.ns.AccountStatz(&server.AccountStatzOptions{Accounts: []string{pub}, IncludeUnused: true})
+	return err == nil && len(az.Accounts) == 1
 }
 
 // LoadedAccounts lists the project accounts currently loaded.
@@ -212,17 +208,72 @@ func (s *Server) LoadedAccounts() []string {
 	return out
 }
 
-// UpdateAccount pushes the JWT through $SYS.REQ.ACCOUNT.<pub>.CLAIMS.UPDATE:
-// the server applies it synchronously when the account is loaded (closing
-// revoked or excess connections before it answers) and skips it otherwise.
-// An account that is not loaded is skipped here already: it will be fetched
-// from the Source, which holds this JWT by now (callers push after their
-// commit), and the push would cost ~0.24 ms of signature checks and a
-// round trip on every project create for nothing (IsLoaded: ~0.4 µs).
-func (s *Server) UpdateAccount(pub, token string) error {
+// SyncAccount applies what the Source holds for the account now: its JWT
+// if it is loaded, or, when the Source no longer knows it, a tombstone and
+// the removal of its JetStream data. An account that is not loaded is
+// skipped: it will be fetched from the Source, which holds the committed
+// state by now (callers sync after their commit), and reading the Source
+// and pushing would cost a query, ~0.24 ms of signature checks and a round
+// trip on every project create for nothing.
+func (s *Server) SyncAccount(pub string) error {
+	if err := s.projectAccount(pub); err != nil {
+		return err
+	}
+	defer s.locks.lock(pub)()
+	return s.syncLocked(pub)
+}
+
+// syncLocked is SyncAccount under the account's lock.
+func (s *Server) syncLocked(pub string) error {
 	if !s.IsLoaded(pub) {
 		return nil
 	}
+	token, err := s.src.AccountJWT(pub)
+	switch {
+	case err == nil:
+		return s.pushLocked(pub, token)
+	case errors.Is(err, ErrAccountNotFound):
+		return s.deleteLocked(pub)
+	default:
+		return fmt.Errorf("bus: reading account %s: %w", pub, err)
+	}
+}
+
+// UpdateAccount applies token if the account is loaded. Prefer SyncAccount.
+func (s *Server) UpdateAccount(pub, token string) error {
+	if err := s.projectAccount(pub); err != nil {
+		return err
+	}
+	defer s.locks.lock(pub)()
+	if !s.IsLoaded(pub) {
+		return nil
+	}
+	return s.pushLocked(pub, token)
+}
+
+// DeleteAccount applies a tombstone JWT (which closes every connection,
+// revokes every user and stops the account's JetStream) and then removes the
+// account's JetStream directory, whatever the Source holds.
+func (s *Server) DeleteAccount(pub string) error {
+	if err := s.projectAccount(pub); err != nil {
+		return err
+	}
+	defer s.locks.lock(pub)()
+	return s.deleteLocked(pub)
+}
+
+func (s *Server) projectAccount(pub string) error {
+	if !nkeys.IsValidPublicAccountKey(pub) || pub == s.op.SystemAccountPublicKey() {
+		return fmt.Errorf("bus: not a project account: %q", pub)
+	}
+	return nil
+}
+
+// pushLocked applies a JWT through $SYS.REQ.ACCOUNT.<pub>.CLAIMS.UPDATE, the
+// same wire protocol a cluster uses: the server applies it synchronously
+// when the account is loaded (closing revoked or excess connections before
+// it answers) and skips it otherwise.
+func (s *Server) pushLocked(pub, token string) error {
 	ac, err := jwt.DecodeAccountClaims(token)
 	if err != nil {
 		return fmt.Errorf("bus: account jwt: %w", err)
@@ -244,19 +295,17 @@ func (s *Server) UpdateAccount(pub, token string) error {
 	return nil
 }
 
-// DeleteAccount applies a tombstone JWT (which closes every connection,
-// revokes every user and stops the account's JetStream) and then removes the
-// account's JetStream directory.
-func (s *Server) DeleteAccount(pub string) error {
-	if !nkeys.IsValidPublicAccountKey(pub) || pub == s.op.SystemAccountPublicKey() {
-		return fmt.Errorf("bus: not a project account: %q", pub)
-	}
-	tomb, err := s.op.tombstoneJWT(pub)
-	if err != nil {
-		return err
-	}
-	if err := s.UpdateAccount(pub, tomb); err != nil {
-		return err
+// deleteLocked tombstones the account if it is loaded and removes its
+// JetStream directory.
+func (s *Server) deleteLocked(pub string) error {
+	if s.IsLoaded(pub) {
+		tomb, err := s.op.tombstoneJWT(pub)
+		if err != nil {
+			return err
+		}
+		if err := s.pushLocked(pub, tomb); err != nil {
+			return err
+		}
 	}
 	return s.removeJetStreamDir(pub)
 }
@@ -296,13 +345,7 @@ func (s *Server) StoredAccounts() ([]string, error) {
 // happens to be loaded it is deleted properly first, so no stream keeps
 // writing into a removed directory.
 func (s *Server) RemoveOrphan(pub string) error {
-	if !nkeys.IsValidPublicAccountKey(pub) || pub == s.op.SystemAccountPublicKey() {
-		return fmt.Errorf("bus: not a project account: %q", pub)
-	}
-	if s.IsLoaded(pub) {
-		return s.DeleteAccount(pub)
-	}
-	return s.removeJetStreamDir(pub)
+	return s.DeleteAccount(pub)
 }
 
 // Stats of one account on this server.

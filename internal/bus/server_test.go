@@ -109,7 +109,7 @@ func TestIsolation(t *testing.T) {
 	// System activity that would show on $SYS.> in the system account.
 	extra, _ := e.connect(e.user(UserSpec{ProjectID: "b"}))
 	extra.Close()
-	if err := e.srv.UpdateAccount(pubB, must(e.src.AccountJWT(pubB))); err != nil {
+	if err := e.srv.SyncAccount(pubB); err != nil {
 		t.Fatal(err)
 	}
 	ncA.Publish("sentinel", []byte("a"))
@@ -396,11 +396,11 @@ func TestDeleteAccount(t *testing.T) {
 		t.Fatalf("account dirs %v", dirs)
 	}
 	start := time.Now()
-	if err := e.srv.DeleteAccount(pub); err != nil {
+	e.remove(pub) // the project row goes, then the server follows
+	waitClosed(t, w, start, time.Second)
+	if err := e.srv.SyncAccount(pub); err != nil { // idempotent
 		t.Fatal(err)
 	}
-	waitClosed(t, w, start, time.Second)
-	e.src.del(pub) // the lead deletes the project row
 	if _, err := os.Stat(e.srv.jsAccountDir(pub)); !os.IsNotExist(err) {
 		t.Fatalf("JetStream dir still there: %v", err)
 	}

@@ -134,7 +134,7 @@ func (h *Hub) connectCluster(app core.App) error {
 			return fmt.Errorf("--nats-ws-url: %q is not a ws:// or wss:// URL", u)
 		}
 	}
-	cl, err := bus.ConnectCluster(h.cfg.NATSURL, h.cfg.NATSSystemCreds, h.Tenancy.Operator)
+	cl, err := bus.ConnectCluster(h.cfg.NATSURL, h.cfg.NATSSystemCreds, h.Tenancy.Operator, tenancy.AccountSource{App: app})
 	if err != nil {
 		return err
 	}
