@@ -32,6 +32,9 @@ type Config struct {
 	NATSURL         string
 	NATSSystemCreds string // .creds of a system-account user; "" = minted from the operator
 	NATSWSURL       string // the cluster's WebSocket URL, proxied at /nats for the web app
+	// RateLimits leaves PocketBase's rate limiter as the settings say (on
+	// since the trust migration); false switches it off for this process.
+	RateLimits bool
 }
 
 // New builds the pocketbus command: PocketBase with its own commands and
@@ -52,6 +55,8 @@ func New() *pocketbase.PocketBase {
 		"system-account .creds for --nats-url (default: a system user minted from the operator) (env POCKETBUS_NATS_SYSTEM_CREDS)")
 	flags.StringVar(&cfg.NATSWSURL, "nats-ws-url", envOr("POCKETBUS_NATS_WS_URL", ""),
 		"with --nats-url: a WebSocket URL of the cluster (ws:// or wss://), proxied at /nats for the web app (env POCKETBUS_NATS_WS_URL)")
+	flags.BoolVar(&cfg.RateLimits, "rate-limits", envOr("POCKETBUS_RATE_LIMITS", "true") != "false",
+		"PocketBase's rate limiter on auth and create routes; false turns it off for this process, e.g. for load tests (env POCKETBUS_RATE_LIMITS)")
 	maxMemory := flags.String("nats-max-memory", envOr("POCKETBUS_NATS_MAX_MEMORY", ""),
 		"JetStream memory total, bytes or with K/M/G/T suffix (default: nats-server's sizing) (env POCKETBUS_NATS_MAX_MEMORY)")
 	maxDisk := flags.String("nats-max-disk", envOr("POCKETBUS_NATS_MAX_DISK", ""),

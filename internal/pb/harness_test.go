@@ -45,11 +45,17 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binPath = filepath.Join(dir, "pocketbus")
-	build := exec.Command("go", "build", "-o", binPath, "github.com/pocketbus/pocketbus/cmd/pocketbus")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building pocketbus:", err)
-		os.Exit(1)
+	if prebuilt := os.Getenv("POCKETBUS_TEST_BIN"); prebuilt != "" {
+		// Run the tests against another build, e.g. an older commit's binary
+		// to show that a test fails without a fix.
+		binPath = prebuilt
+	} else {
+		build := exec.Command("go", "build", "-o", binPath, "github.com/pocketbus/pocketbus/cmd/pocketbus")
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building pocketbus:", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	if sharedInst != nil {
@@ -116,8 +122,11 @@ func launch(dir string, extra ...string) (*instance, error) {
 		dir:     dir,
 		URL:     fmt.Sprintf("http://127.0.0.1:%d", port),
 		logPath: filepath.Join(dir, fmt.Sprintf("serve-%d.log", time.Now().UnixNano())),
+		// Every test signs up its own users from one address, far above
+		// PocketBase's per-IP limits; the rate-limit test turns them on again
+		// (a later --rate-limits wins).
 		args: append([]string{"serve", "--dir", dir, "--http", fmt.Sprintf("127.0.0.1:%d", port),
-			"--nats-listen", "127.0.0.1:0", "--nats-ws-listen", "127.0.0.1:0"}, extra...),
+			"--nats-listen", "127.0.0.1:0", "--nats-ws-listen", "127.0.0.1:0", "--rate-limits=false"}, extra...),
 	}
 	return inst, inst.start()
 }
@@ -276,17 +285,21 @@ func (c *client) fieldErr(field, method, path string, body any) map[string]any {
 
 func (c *client) list(collection, filter string) []map[string]any {
 	c.t.Helper()
-	path := "/api/collections/" + collection + "/records?perPage=500"
-	if filter != "" {
-		path += "&filter=" + url.QueryEscape(filter)
+	var recs []map[string]any
+	for page := 1; ; page++ {
+		path := fmt.Sprintf("/api/collections/%s/records?perPage=500&page=%d&sort=id", collection, page)
+		if filter != "" {
+			path += "&filter=" + url.QueryEscape(filter)
+		}
+		out := c.must(200, "GET", path, nil)
+		items, _ := out["items"].([]any)
+		for _, it := range items {
+			recs = append(recs, it.(map[string]any))
+		}
+		if len(items) < 500 {
+			return recs
+		}
 	}
-	out := c.must(200, "GET", path, nil)
-	items, _ := out["items"].([]any)
-	recs := make([]map[string]any, 0, len(items))
-	for _, it := range items {
-		recs = append(recs, it.(map[string]any))
-	}
-	return recs
 }
 
 func (c *client) createGroup(name string) string {
@@ -297,6 +310,14 @@ func (c *client) createGroup(name string) string {
 func (c *client) createProject(group, name string) map[string]any {
 	c.t.Helper()
 	return c.must(200, "POST", "/api/collections/projects/records", map[string]any{"name": name, "group": group})
+}
+
+// invite makes an invite link to the group (c must own it) and has member
+// accept it: people join groups only this way.
+func (c *client) invite(gid string, member *client) {
+	c.t.Helper()
+	inv := c.must(200, "POST", "/api/pocketbus/groups/"+gid+"/invites", map[string]any{})
+	member.must(200, "POST", "/api/pocketbus/invites/"+inv["token"].(string)+"/accept", nil)
 }
 
 // issue creates a credential and returns the route's response.

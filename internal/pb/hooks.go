@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/pocketbus/pocketbus/internal/bus"
@@ -43,34 +44,74 @@ func Bind(app core.App, cfg *Config) *Hub {
 		return nil
 	})
 
-	// users: a personal group each; membership is the server's to write.
+	// Ids are the server's (SPEC §7): no records-API create names its own.
+	for _, c := range []string{tenancy.Users, tenancy.Groups, tenancy.Projects, tenancy.Credentials,
+		tenancy.Memberships, tenancy.Invites, tenancy.Events, tenancy.Revocations} {
+		app.OnRecordCreateRequest(c).BindFunc(tenancy.RefuseClientID)
+	}
+
+	// users: a personal group each; what they belong to is theirs alone.
 	app.OnRecordCreate(tenancy.Users).BindFunc(t.OnUserCreate)
+	app.OnRecordUpdate(tenancy.Users).BindFunc(t.OnUserUpdate)
+	app.OnRecordDelete(tenancy.Users).BindFunc(t.OnUserDelete)
 	app.OnRecordCreateRequest(tenancy.Users).BindFunc(t.OnUserWriteRequest)
 	app.OnRecordUpdateRequest(tenancy.Users).BindFunc(t.OnUserWriteRequest)
 	app.OnRecordDeleteRequest(tenancy.Users).BindFunc(t.OnUserDeleteRequest)
+	app.OnRecordEnrich(tenancy.Users).BindFunc(t.OnUserEnrich)
 
-	// groups: owner forced to the creator and made a member; personal groups stay.
+	// groups: owner forced to the creator and made a member; personal groups
+	// stay; owner checks re-read inside the writing transaction.
 	app.OnRecordCreateRequest(tenancy.Groups).BindFunc(t.OnGroupCreateRequest)
-	app.OnRecordCreate(tenancy.Groups).BindFunc(t.OnGroupCreate)
 	app.OnRecordUpdateRequest(tenancy.Groups).BindFunc(t.OnGroupUpdateRequest)
 	app.OnRecordDeleteRequest(tenancy.Groups).BindFunc(t.OnGroupDeleteRequest)
+	app.OnRecordCreate(tenancy.Groups).BindFunc(t.OnGroupCreate)
+	app.OnRecordUpdate(tenancy.Groups).BindFunc(t.OnGroupUpdate)
+	app.OnRecordDelete(tenancy.Groups).BindFunc(t.OnGroupDelete)
 
-	// projects: each one is a NATS account, signed into its own row on every
-	// save and pushed to the data plane after the commit.
+	// memberships: one row per user × group, written by the membership
+	// routes and invites only; users.groups follows them.
+	app.OnRecordCreate(tenancy.Memberships).BindFunc(t.OnMembershipChange)
+	app.OnRecordDelete(tenancy.Memberships).BindFunc(t.OnMembershipChange)
+	bindRefuseWrites(app, t.OnMembershipWriteRequest, tenancy.Memberships)
+
+	// projects: each one is a NATS account, signed into its own row in the
+	// saving transaction and converged on the data plane after the commit.
 	app.OnRecordCreateRequest(tenancy.Projects).BindFunc(t.OnProjectCreateRequest)
 	app.OnRecordUpdateRequest(tenancy.Projects).BindFunc(t.OnProjectUpdateRequest)
-	app.OnRecordCreate(tenancy.Projects).BindFunc(t.OnProjectSave)
-	app.OnRecordUpdate(tenancy.Projects).BindFunc(t.OnProjectSave)
-	app.OnRecordAfterCreateSuccess(tenancy.Projects).BindFunc(t.OnProjectCommitted)
-	app.OnRecordAfterUpdateSuccess(tenancy.Projects).BindFunc(t.OnProjectCommitted)
+	app.OnRecordDeleteRequest(tenancy.Projects).BindFunc(t.OnProjectDeleteRequest)
+	app.OnRecordCreate(tenancy.Projects).BindFunc(t.OnProjectCreate)
+	app.OnRecordUpdate(tenancy.Projects).BindFunc(t.OnProjectUpdate)
 	app.OnRecordDelete(tenancy.Projects).BindFunc(t.OnProjectDelete)
-	app.OnRecordAfterDeleteSuccess(tenancy.Projects).BindFunc(t.OnProjectDeleted)
 
-	// credentials: issued by route only; a deleted one stays revoked.
+	// credentials: issued and revoked by route only; a deleted one stays revoked.
 	app.OnRecordCreateRequest(tenancy.Credentials).BindFunc(t.OnCredentialCreateRequest)
+	app.OnRecordUpdateRequest(tenancy.Credentials).BindFunc(func(e *core.RecordRequestEvent) error {
+		return apis.NewForbiddenError("credentials change only by the revoke route", nil)
+	})
+	app.OnRecordDeleteRequest(tenancy.Credentials).BindFunc(t.OnCredentialDeleteRequest)
 	app.OnRecordDelete(tenancy.Credentials).BindFunc(t.OnCredentialDelete)
 
+	// revocations, invites, events: made by the routes, read-only here.
+	bindRefuseWrites(app, t.OnRevocationWriteRequest, tenancy.Revocations)
+	bindRefuseWrites(app, t.OnInviteWriteRequest, tenancy.Invites)
+	bindRefuseWrites(app, t.OnEventWriteRequest, tenancy.Events)
+
+	// --rate-limits=false switches PocketBase's limiter off for this process
+	// (also after the settings are saved again), leaving the stored settings.
+	app.OnSettingsReload().BindFunc(func(e *core.SettingsReloadEvent) error {
+		if err := e.Next(); err != nil {
+			return err
+		}
+		if !cfg.RateLimits {
+			e.App.Settings().RateLimits.Enabled = false
+		}
+		return nil
+	})
+
 	app.OnServe().BindFunc(func(se *core.ServeEvent) error {
+		if !cfg.RateLimits {
+			se.App.Settings().RateLimits.Enabled = false
+		}
 		if err := h.startDataPlane(se.App); err != nil {
 			return err
 		}
@@ -85,6 +126,14 @@ func Bind(app core.App, cfg *Config) *Hub {
 		return e.Next()
 	})
 	return h
+}
+
+// bindRefuseWrites answers every records-API write of the collections with
+// refuse (reads follow the collection's rules).
+func bindRefuseWrites(app core.App, refuse func(*core.RecordRequestEvent) error, collections ...string) {
+	app.OnRecordCreateRequest(collections...).BindFunc(refuse)
+	app.OnRecordUpdateRequest(collections...).BindFunc(refuse)
+	app.OnRecordDeleteRequest(collections...).BindFunc(refuse)
 }
 
 // startDataPlane starts the embedded NATS server, or connects to the
@@ -158,7 +207,7 @@ func (h *Hub) connectCluster(app core.App) error {
 	// push); pushing every account again is idempotent. In the background,
 	// so that start-up does not wait for it.
 	go func() {
-		n, err := h.Tenancy.PushAll(app, cl)
+		n, err := h.Tenancy.SyncAll(app, cl)
 		if err != nil {
 			app.Logger().Error("pushing accounts to the NATS cluster", "pushed", n, "error", err)
 			return

@@ -2,59 +2,55 @@ package pb
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/pocketbus/pocketbus/internal/tenancy"
 )
 
-// A project's revocation list is bounded: expired entries are dropped when
-// the account is re-signed, and past tenancy.MaxRevocations live entries a
+// A project's revocation list is bounded: expired entries leave the account
+// JWT when it is re-signed, and past tenancy.MaxRevocations live entries a
 // revoke is refused with a 400 instead of producing an account JWT NATS
 // cannot take in one message. (The end-to-end revocation tests are in
 // lifecycle_test.go.)
 func TestRevocationListIsBounded(t *testing.T) {
 	app, hub := newTestApp(t)
-	users, _ := app.FindCollectionByNameOrId(tenancy.Users)
-	u := core.NewRecord(users)
-	u.SetEmail("bounded@pocketbus.test")
-	u.SetPassword("password123")
-	if err := app.Save(u); err != nil {
-		t.Fatal(err)
-	}
-	u, _ = app.FindRecordById(tenancy.Users, u.Id)
-	projects, _ := app.FindCollectionByNameOrId(tenancy.Projects)
-	p := core.NewRecord(projects)
-	p.Set("name", "bounded")
-	p.Set("group", u.GetString("mygroup"))
-	for f, v := range map[string]int64{"max_connections": -1, "max_payload": 1 << 20, "js_max_memory": 1 << 20, "js_max_disk": 1 << 20, "js_max_streams": 10, "js_max_consumers": 10} {
-		p.Set(f, v)
-	}
-	if err := app.Save(p); err != nil {
-		t.Fatal(err)
-	}
+	u := newUser(t, app, "bounded@pocketbus.test")
+	p := newProject(t, app, u.GetString("mygroup"), "bounded")
 
-	// MaxRevocations-1 live revocations and as many of expired credentials.
-	now := time.Now().Unix()
-	revs := map[string]map[string]int64{}
+	// MaxRevocations-1 live revocation rows and as many of expired credentials.
+	now := time.Now().UTC()
 	var expiredKey string
-	for i := 0; i < 2*(tenancy.MaxRevocations-1); i++ {
-		kp, _ := nkeys.CreateUser()
-		pub, _ := kp.PublicKey()
-		if i%2 == 0 {
-			revs[pub] = map[string]int64{"at": now}
-		} else {
-			revs[pub] = map[string]int64{"at": now - 7200, "expires": now - 3600}
-			expiredKey = pub
+	err := app.RunInTransaction(func(tx core.App) error {
+		for i := 0; i < 2*(tenancy.MaxRevocations-1); i++ {
+			kp, _ := nkeys.CreateUser()
+			pub, _ := kp.PublicKey()
+			at, expires := now, ""
+			if i%2 == 1 {
+				at, expires, expiredKey = now.Add(-2*time.Hour), now.Add(-time.Hour).Format(types.DefaultDateLayout), pub
+			}
+			if _, err := tx.DB().NewQuery(`INSERT INTO revocations (id, project, public_key, revoked_at, expires, created)
+				VALUES ({:id}, {:p}, {:k}, {:at}, {:exp}, {:at})`).Bind(dbx.Params{
+				"id": fmt.Sprintf("r%014d", i), "p": p.Id, "k": pub, "at": at.Format(types.DefaultDateLayout), "exp": expires,
+			}).Execute(); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	p.Set("revocations", revs)
+	p.Set("description", "re-sign") // any save re-signs the account from the rows
 	if err := app.Save(p); err != nil {
 		t.Fatalf("saving a project with %d live revocations: %v", tenancy.MaxRevocations-1, err)
 	}
@@ -70,9 +66,10 @@ func TestRevocationListIsBounded(t *testing.T) {
 		t.Fatal("an expired credential's revocation was signed into the account")
 	}
 
+	actor := tenancy.Actor{Superuser: true}
 	issue := func(name string) *core.Record {
 		t.Helper()
-		issued, err := hub.Tenancy.IssueCredential(app, p, u, tenancy.IssueRequest{Name: name})
+		issued, err := hub.Tenancy.IssueCredential(app, actor, p.Id, tenancy.IssueRequest{Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +80,7 @@ func TestRevocationListIsBounded(t *testing.T) {
 		return cred
 	}
 	// The last one that fits.
-	if err := hub.Tenancy.RevokeCredential(app, issue("last")); err != nil {
+	if _, err := hub.Tenancy.RevokeCredential(app, actor, issue("last").Id); err != nil {
 		t.Fatalf("revocation %d: %v", tenancy.MaxRevocations, err)
 	}
 	p, _ = app.FindRecordById(tenancy.Projects, p.Id)
@@ -94,7 +91,7 @@ func TestRevocationListIsBounded(t *testing.T) {
 	}
 	// One more is refused, saying why, and nothing changes.
 	over := issue("over")
-	err = hub.Tenancy.RevokeCredential(app, over)
+	_, err = hub.Tenancy.RevokeCredential(app, actor, over.Id)
 	if apiErr, ok := err.(*router.ApiError); !ok || apiErr.Status != http.StatusBadRequest {
 		t.Fatalf("revocation over the bound: %v", err)
 	}
@@ -105,6 +102,69 @@ func TestRevocationListIsBounded(t *testing.T) {
 	if err := app.Delete(over); err == nil {
 		t.Fatal("deleting a credential whose key cannot be revoked succeeded")
 	}
+}
+
+// A project created with the id of a deleted one (only Go code can choose
+// ids) never gets the deleted one's account: the key is derived from a
+// fresh random salt too (finding 2 of the tenant-trust issue).
+func TestAccountKeyNeverReused(t *testing.T) {
+	app, hub := newTestApp(t)
+	u := newUser(t, app, "reuse@pocketbus.test")
+	first := newProject(t, app, u.GetString("mygroup"), "first")
+	id, account := first.Id, first.GetString("account")
+	issued, err := hub.Tenancy.IssueCredential(app, tenancy.Actor{Superuser: true}, id, tenancy.IssueRequest{Name: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Delete(first); err != nil {
+		t.Fatal(err)
+	}
+	projects, _ := app.FindCollectionByNameOrId(tenancy.Projects)
+	again := core.NewRecord(projects)
+	again.Id = id
+	again.Set("name", "again")
+	again.Set("group", u.GetString("mygroup"))
+	if err := app.Save(again); err != nil {
+		t.Fatal(err)
+	}
+	if again.GetString("account") == account {
+		t.Fatalf("project %s got its deleted predecessor's account %s", id, account)
+	}
+	uc, err := jwt.DecodeUserClaims(issued.JWT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uc.IssuerAccount == again.GetString("account") || uc.Issuer == again.GetString("account") {
+		t.Fatal("the old credential was signed by the new project's account")
+	}
+}
+
+func newUser(t *testing.T, app core.App, email string) *core.Record {
+	t.Helper()
+	users, _ := app.FindCollectionByNameOrId(tenancy.Users)
+	u := core.NewRecord(users)
+	u.SetEmail(email)
+	u.SetPassword("password123")
+	if err := app.Save(u); err != nil {
+		t.Fatal(err)
+	}
+	u, _ = app.FindRecordById(tenancy.Users, u.Id)
+	return u
+}
+
+func newProject(t *testing.T, app core.App, group, name string) *core.Record {
+	t.Helper()
+	projects, _ := app.FindCollectionByNameOrId(tenancy.Projects)
+	p := core.NewRecord(projects)
+	p.Set("name", name)
+	p.Set("group", group)
+	for f, v := range map[string]int64{"max_connections": -1, "max_payload": 1 << 20, "js_max_memory": 1 << 20, "js_max_disk": 1 << 20, "js_max_streams": 10, "js_max_consumers": 10} {
+		p.Set(f, v)
+	}
+	if err := app.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // A fault in the middle of provisioning (after the account is signed and the

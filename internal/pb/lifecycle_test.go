@@ -256,8 +256,8 @@ func lcRestart(t *testing.T, inst *instance) time.Duration {
 	return time.Since(start)
 }
 
-// lcProjectJWT reads a project's hidden account JWT and revocations as a
-// superuser and checks the JWT belongs to the project's account.
+// lcProjectJWT reads a project's hidden account JWT and live revocations
+// (rows) as a superuser and checks the JWT belongs to the project's account.
 func lcProjectJWT(t *testing.T, su *client, pid string) (*jwt.AccountClaims, map[string]any, int) {
 	t.Helper()
 	p := su.must(200, "GET", "/api/collections/projects/records/"+pid, nil)
@@ -269,7 +269,10 @@ func lcProjectJWT(t *testing.T, su *client, pid string) (*jwt.AccountClaims, map
 	if ac.Subject != p["account"] {
 		t.Fatalf("project %s: account_jwt is for %s, account is %v", pid, ac.Subject, p["account"])
 	}
-	revs, _ := p["revocations"].(map[string]any)
+	revs := map[string]any{}
+	for _, r := range su.list("revocations", "project='"+pid+"' && (expires = '' || expires > @now)") {
+		revs[r["public_key"].(string)] = r
+	}
 	return ac, revs, len(token)
 }
 
@@ -322,7 +325,7 @@ func TestDeletingCredentialRecordRevokes(t *testing.T) {
 	inst := shared(t)
 	owner, member := signUp(t, inst, "Dora"), signUp(t, inst, "Dan")
 	gid := owner.createGroup("creds")
-	owner.must(200, "POST", "/api/pocketbus/groups/"+gid+"/members", map[string]any{"email": member.Email})
+	owner.invite(gid, member)
 	pid := member.createProject(gid, "delete-cred")["id"].(string)
 	victim, other := member.issue(pid, nil), member.issue(pid, nil)
 	vc, oc := lcDial(t, inst.NATSURL, victim), lcDial(t, inst.NATSURL, other)
@@ -458,7 +461,7 @@ func TestDisableClosesAllAndEnableRestores(t *testing.T) {
 	inst := shared(t)
 	owner, member := signUp(t, inst, "Otis"), signUp(t, inst, "Mona")
 	gid := owner.createGroup("disable")
-	owner.must(200, "POST", "/api/pocketbus/groups/"+gid+"/members", map[string]any{"email": member.Email})
+	owner.invite(gid, member)
 	pid := member.createProject(gid, "switch")["id"].(string)
 	other := member.createProject(gid, "bystander")["id"].(string)
 	a, b := member.issue(pid, nil), member.issue(pid, nil)
@@ -531,7 +534,7 @@ func TestDeleteProjectRemovesEverything(t *testing.T) {
 	owner, member := signUp(t, inst, "Dex"), signUp(t, inst, "Dee")
 	su := superuser(t, inst)
 	gid := owner.createGroup("deletes")
-	owner.must(200, "POST", "/api/pocketbus/groups/"+gid+"/members", map[string]any{"email": member.Email})
+	owner.invite(gid, member)
 	doomed := lcLiveProject(t, inst, member, gid, "doomed")
 	second := lcDial(t, inst.NATSURL, member.issue(doomed.pid, nil))
 	kept := lcLiveProject(t, inst, member, gid, "kept")
@@ -575,7 +578,7 @@ func TestRestartKeepsAccountsDataAndRules(t *testing.T) {
 	owner, member := signUp(t, inst, "Rory"), signUp(t, inst, "Ruth")
 	su := superuser(t, inst)
 	gid := owner.createGroup("restart")
-	owner.must(200, "POST", "/api/pocketbus/groups/"+gid+"/members", map[string]any{"email": member.Email})
+	owner.invite(gid, member)
 
 	// Project with everything: data, limits, a revoked, a deleted and a
 	// restricted credential.
@@ -709,6 +712,7 @@ func TestCrashRightAfterCreate(t *testing.T) {
 	inst := startInstance(t, "", "--nats-max-memory", "4G", "--nats-max-disk", "100G")
 	u := signUp(t, inst, "Kim")
 	su := superuser(t, inst)
+	unlimited(t, su, u)
 
 	// A revoke acknowledged just before the crash holds after it.
 	base := u.createProject(u.MyGroup, "base")["id"].(string)
@@ -998,6 +1002,7 @@ func TestRestartToReady(t *testing.T) {
 	inst := startInstance(t, "", "--nats-max-memory", "64G", "--nats-max-disk", "1T")
 	su := superuser(t, inst)
 	owner := signUp(t, inst, "Max")
+	unlimited(t, su, owner)
 	ids := make([]string, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup

@@ -250,6 +250,7 @@ func TestRoutesRefuseOtherTenants(t *testing.T) {
 		{"POST", "/api/pocketbus/projects/" + pid + "/token"},
 		{"GET", "/api/pocketbus/projects/" + pid + "/stats"},
 		{"POST", "/api/pocketbus/groups/" + owner.MyGroup + "/members"},
+		{"POST", "/api/pocketbus/groups/" + owner.MyGroup + "/invites"},
 		{"DELETE", "/api/pocketbus/groups/" + owner.MyGroup + "/members/" + owner.ID},
 		{"POST", "/api/pocketbus/groups/" + owner.MyGroup + "/owner"},
 	}

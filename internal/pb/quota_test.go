@@ -1,6 +1,7 @@
 package pb_test
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -12,9 +13,11 @@ func TestQuotaTotalsFollowCreatesDeletesAndRestarts(t *testing.T) {
 	// Room for exactly four projects at the default 256 MiB disk each.
 	inst := startInstance(t, dir, "--nats-max-memory", "1G", "--nats-max-disk", "1G")
 	alice := signUp(t, inst, "Alice")
+	su := superuser(t, inst)
+	unlimited(t, su, alice) // this test is about the server's totals, not a group's share
 	var ids []string
 	for i := 0; i < 4; i++ {
-		ids = append(ids, alice.createProject(alice.MyGroup, "p")["id"].(string))
+		ids = append(ids, alice.createProject(alice.MyGroup, fmt.Sprintf("p%d", i))["id"].(string))
 	}
 	full := func(c *client, group string) {
 		t.Helper()
@@ -29,6 +32,7 @@ func TestQuotaTotalsFollowCreatesDeletesAndRestarts(t *testing.T) {
 	// A group's projects go with it (cascade) and release their quota too.
 	alice.must(204, "DELETE", "/api/collections/projects/records/"+ids[1], nil)
 	shared := alice.createGroup("shared")
+	unlimitGroup(t, su, shared)
 	alice.createProject(shared, "in-group")
 	full(alice, alice.MyGroup)
 	alice.must(204, "DELETE", "/api/collections/groups/records/"+shared, nil)
@@ -36,7 +40,6 @@ func TestQuotaTotalsFollowCreatesDeletesAndRestarts(t *testing.T) {
 	full(alice, alice.MyGroup)
 
 	// A superuser lowering a project's quota frees the difference.
-	su := superuser(t, inst)
 	su.must(200, "PATCH", "/api/collections/projects/records/"+ids[2], map[string]any{"js_max_disk": 0})
 	alice.createProject(alice.MyGroup, "after-lowering")
 	full(alice, alice.MyGroup)

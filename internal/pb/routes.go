@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
@@ -16,6 +17,10 @@ import (
 // the web app. This is the one place routes are registered.
 func registerRoutes(se *core.ServeEvent, h *Hub) {
 	r := se.Router
+	// Users are sorted and filtered by what co-members see (SPEC §7 Privacy).
+	r.BindFunc(tenancy.CheckUsersQuery)
+	// Refused writes of hidden fields get a 400 instead of being dropped.
+	r.BindFunc(tenancy.KeepRequestBody)
 	r.GET("/api/pocketbus/info", h.info)
 
 	api := r.Group("/api/pocketbus")
@@ -24,9 +29,13 @@ func registerRoutes(se *core.ServeEvent, h *Hub) {
 	api.POST("/credentials/{id}/revoke", h.revokeCredential)
 	api.POST("/projects/{id}/token", h.projectToken)
 	api.GET("/projects/{id}/stats", h.projectStats)
-	api.POST("/groups/{id}/members", h.addMember)
+	api.POST("/groups/{id}/invites", h.createInvite)
+	api.GET("/invites/{token}", h.viewInvite)
+	api.POST("/invites/{token}/accept", h.acceptInvite)
+	api.DELETE("/invites/{id}", h.deleteInvite)
 	api.DELETE("/groups/{id}/members/{userId}", h.removeMember)
 	api.POST("/groups/{id}/owner", h.transferOwner)
+	api.POST("/groups/{id}/members", addMemberRetired)
 
 	// Browsers reach NATS over WebSocket on the app's own origin.
 	if target, err := url.Parse(h.wsURL); err == nil && h.wsURL != "" {
@@ -64,16 +73,18 @@ func (h *Hub) info(e *core.RequestEvent) error {
 	})
 }
 
+// Routes that take an id in the path answer 404 for another tenant's id
+// before they look at the body (the transaction re-checks before writing).
+
 func (h *Hub) issueCredential(e *core.RequestEvent) error {
-	project, err := tenancy.ProjectForMember(e, e.Request.PathValue("id"))
-	if err != nil {
+	if _, err := tenancy.ProjectForMember(e, e.App, e.Request.PathValue("id")); err != nil {
 		return err
 	}
 	var req tenancy.IssueRequest
 	if err := tenancy.DecodeJSON(e.Request.Body, &req); err != nil {
 		return err
 	}
-	issued, err := h.Tenancy.IssueCredential(e.App, project, tenancy.AuthUser(e), req)
+	issued, err := h.Tenancy.IssueCredential(e.App, tenancy.ActorOf(e), e.Request.PathValue("id"), req)
 	if err != nil {
 		return err
 	}
@@ -81,25 +92,15 @@ func (h *Hub) issueCredential(e *core.RequestEvent) error {
 }
 
 func (h *Hub) revokeCredential(e *core.RequestEvent) error {
-	cred, err := e.App.FindRecordById(tenancy.Credentials, e.Request.PathValue("id"))
+	cred, err := h.Tenancy.RevokeCredential(e.App, tenancy.ActorOf(e), e.Request.PathValue("id"))
 	if err != nil {
-		return apis.NewNotFoundError("credential not found", nil)
-	}
-	if _, err := tenancy.ProjectForMember(e, cred.GetString("project")); err != nil {
-		return apis.NewNotFoundError("credential not found", nil)
-	}
-	if err := h.Tenancy.RevokeCredential(e.App, cred); err != nil {
 		return err
 	}
 	return e.JSON(http.StatusOK, map[string]any{"id": cred.Id, "revoked": cred.GetDateTime("revoked")})
 }
 
 func (h *Hub) projectToken(e *core.RequestEvent) error {
-	project, err := tenancy.ProjectForMember(e, e.Request.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	token, err := h.Tenancy.IssueWebToken(project, tenancy.AuthUser(e), h.wsURL)
+	token, err := h.Tenancy.IssueWebToken(e.App, tenancy.ActorOf(e), e.Request.PathValue("id"), h.wsURL)
 	if err != nil {
 		return err
 	}
@@ -107,7 +108,7 @@ func (h *Hub) projectToken(e *core.RequestEvent) error {
 }
 
 func (h *Hub) projectStats(e *core.RequestEvent) error {
-	project, err := tenancy.ProjectForMember(e, e.Request.PathValue("id"))
+	project, err := tenancy.ProjectForMember(e, e.App, e.Request.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -130,66 +131,63 @@ func (h *Hub) projectStats(e *core.RequestEvent) error {
 	})
 }
 
-// groupFor loads a group the caller belongs to; others' groups are 404.
-func groupFor(e *core.RequestEvent) (*core.Record, error) {
-	group, err := e.App.FindRecordById(tenancy.Groups, e.Request.PathValue("id"))
-	if err != nil || !(e.HasSuperuserAuth() || tenancy.IsMember(tenancy.AuthUser(e), group.Id)) {
-		return nil, apis.NewNotFoundError("group not found", nil)
+func (h *Hub) createInvite(e *core.RequestEvent) error {
+	if err := tenancy.GroupForMember(e, e.App, e.Request.PathValue("id")); err != nil {
+		return err
 	}
-	return group, nil
-}
-
-func isOwner(e *core.RequestEvent, group *core.Record) bool {
-	if e.HasSuperuserAuth() {
-		return true
+	var req tenancy.InviteRequest
+	if err := tenancy.DecodeJSON(e.Request.Body, &req); err != nil {
+		return err
 	}
-	u := tenancy.AuthUser(e)
-	return u != nil && group.GetString("owner") == u.Id
-}
-
-func (h *Hub) addMember(e *core.RequestEvent) error {
-	group, err := groupFor(e)
+	inv, err := h.Tenancy.CreateInvite(e.App, tenancy.ActorOf(e), e.Request.PathValue("id"), req, requestOrigin(e))
 	if err != nil {
 		return err
 	}
-	if !isOwner(e, group) {
-		return apis.NewForbiddenError("only the group owner adds members", nil)
-	}
-	var body struct {
-		Email string `json:"email"`
-	}
-	if err := tenancy.DecodeJSON(e.Request.Body, &body); err != nil {
-		return err
-	}
-	user, err := tenancy.AddMember(e.App, group, body.Email)
+	return e.JSON(http.StatusOK, inv)
+}
+
+func (h *Hub) viewInvite(e *core.RequestEvent) error {
+	info, err := h.Tenancy.ViewInvite(e.App, e.Request.PathValue("token"))
 	if err != nil {
 		return err
 	}
-	return e.JSON(http.StatusOK, map[string]any{"group": group.Id, "user": user.Id})
+	return e.JSON(http.StatusOK, info)
+}
+
+func (h *Hub) acceptInvite(e *core.RequestEvent) error {
+	group, err := h.Tenancy.AcceptInvite(e.App, tenancy.ActorOf(e), e.Request.PathValue("token"))
+	if err != nil {
+		return err
+	}
+	return e.JSON(http.StatusOK, map[string]any{"group": group})
+}
+
+func (h *Hub) deleteInvite(e *core.RequestEvent) error {
+	if err := h.Tenancy.DeleteInvite(e.App, tenancy.ActorOf(e), e.Request.PathValue("id")); err != nil {
+		return err
+	}
+	return e.NoContent(http.StatusNoContent)
 }
 
 func (h *Hub) removeMember(e *core.RequestEvent) error {
-	group, err := groupFor(e)
-	if err != nil {
-		return err
+	req := tenancy.RemoveRequest{GroupID: e.Request.PathValue("id"), UserID: e.Request.PathValue("userId")}
+	if v := e.Request.URL.Query().Get("keep_credentials"); v != "" {
+		keep, err := strconv.ParseBool(v)
+		if err != nil {
+			return apis.NewBadRequestError("keep_credentials must be true or false", map[string]any{
+				"keep_credentials": map[string]string{"code": "validation_invalid_bool", "message": "keep_credentials must be true or false"}})
+		}
+		req.KeepCredentials = keep
 	}
-	userID := e.Request.PathValue("userId")
-	if u := tenancy.AuthUser(e); !isOwner(e, group) && (u == nil || u.Id != userID) {
-		return apis.NewForbiddenError("only the group owner removes other members", nil)
-	}
-	if err := tenancy.RemoveMember(e.App, group, userID); err != nil {
+	if err := h.Tenancy.RemoveMember(e.App, tenancy.ActorOf(e), req); err != nil {
 		return err
 	}
 	return e.NoContent(http.StatusNoContent)
 }
 
 func (h *Hub) transferOwner(e *core.RequestEvent) error {
-	group, err := groupFor(e)
-	if err != nil {
+	if err := tenancy.GroupForMember(e, e.App, e.Request.PathValue("id")); err != nil {
 		return err
-	}
-	if !isOwner(e, group) {
-		return apis.NewForbiddenError("only the group owner transfers ownership", nil)
 	}
 	var body struct {
 		User string `json:"user"`
@@ -197,8 +195,35 @@ func (h *Hub) transferOwner(e *core.RequestEvent) error {
 	if err := tenancy.DecodeJSON(e.Request.Body, &body); err != nil {
 		return err
 	}
-	if err := tenancy.TransferOwner(e.App, group, body.User); err != nil {
+	groupID := e.Request.PathValue("id")
+	if err := h.Tenancy.TransferOwner(e.App, tenancy.ActorOf(e), groupID, body.User); err != nil {
 		return err
 	}
-	return e.JSON(http.StatusOK, map[string]any{"group": group.Id, "owner": body.User})
+	return e.JSON(http.StatusOK, map[string]any{"group": groupID, "owner": body.User})
+}
+
+// addMemberRetired answers the retired add-by-email route: it told anyone
+// whether an email is registered and added people without their consent.
+func addMemberRetired(e *core.RequestEvent) error {
+	if err := tenancy.GroupForMember(e, e.App, e.Request.PathValue("id")); err != nil {
+		return err
+	}
+	return e.JSON(http.StatusGone, map[string]any{"status": http.StatusGone,
+		"message": "adding members by email is retired; create an invite link with POST /api/pocketbus/groups/{id}/invites", "data": map[string]any{}})
+}
+
+// requestOrigin is where the caller reached the app: the browser's Origin
+// when it sent one (the web app's own address, where /join/{token} lives),
+// else the scheme and host of the request.
+func requestOrigin(e *core.RequestEvent) string {
+	if o := e.Request.Header.Get("Origin"); o != "" {
+		if u, err := url.Parse(o); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+			return u.Scheme + "://" + u.Host
+		}
+	}
+	scheme := "http"
+	if e.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + e.Request.Host
 }

@@ -4,14 +4,17 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/security"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/pocketbus/pocketbus/internal/bus"
 )
 
-// AccountSource serves account JWTs to the NATS resolver straight from the
+// AccountSource serves account JWTs to the NATS data plane straight from the
 // projects table: the database is the one source of truth, and start-up
 // reads nothing until an account is first used.
 type AccountSource struct{ App core.App }
@@ -30,6 +33,120 @@ func (s AccountSource) AccountJWT(pub string) (string, error) {
 	return token, err
 }
 
+// signAccount signs the account JWT of project p from p's own fields (its
+// salt, limits and disabled, as they will be written) and the project's live
+// revocations rows as tx sees them, and sets account and account_jwt on p.
+func (t *Tenancy) signAccount(tx core.App, p *core.Record) error {
+	revs, err := liveRevocations(tx, p.Id, time.Now())
+	if err != nil {
+		return err
+	}
+	pub, token, err := t.Operator.AccountJWT(bus.Account{
+		ProjectID:   p.Id,
+		Salt:        p.GetString("account_salt"),
+		Limits:      ProjectLimits(p),
+		Disabled:    p.GetBool("disabled"),
+		Revocations: revs,
+	})
+	if err != nil {
+		return fmt.Errorf("signing account of project %s: %w", p.Id, err)
+	}
+	p.Set("account", pub)
+	p.Set("account_jwt", token)
+	return nil
+}
+
+// resign re-signs a stored project's account from its row and revocations
+// as written so far in tx, stores it with a plain UPDATE (no record save: a
+// revocation is not an edit of the project) and queues the push to the data
+// plane for after the commit. Every change that affects an account calls
+// this inside its own transaction, so the JWT always matches committed rows.
+func (t *Tenancy) resign(tx core.App, projectID string) error {
+	p, err := tx.FindRecordById(Projects, projectID)
+	if err != nil {
+		return err
+	}
+	if err := t.signAccount(tx, p); err != nil {
+		return err
+	}
+	if _, err := tx.DB().NewQuery("UPDATE projects SET account = {:a}, account_jwt = {:j} WHERE id = {:id}").
+		Bind(dbx.Params{"a": p.GetString("account"), "j": p.GetString("account_jwt"), "id": p.Id}).Execute(); err != nil {
+		return err
+	}
+	t.syncAfterCommit(tx, p.GetString("account"))
+	return nil
+}
+
+// MaxRevocations bounds the revocations a project's account holds for keys
+// that could still connect (expired ones leave the JWT). Each costs ~93
+// bytes of account JWT, and the JWT reaches NATS as one message (1 MiB max
+// payload): 8,000 make ~750 KB. Past it a revoke is refused with a 400
+// rather than silently not applied.
+const MaxRevocations = 8000
+
+// liveRevocations are the project's revoked keys whose entry still matters
+// (not expired), with the time each was revoked ("*" = every user issued
+// before it).
+func liveRevocations(app core.App, projectID string, now time.Time) (map[string]time.Time, error) {
+	var rows []struct {
+		Key string         `db:"public_key"`
+		At  types.DateTime `db:"revoked_at"`
+	}
+	err := app.DB().NewQuery("SELECT public_key, revoked_at FROM revocations WHERE project = {:p} AND (expires = '' OR expires > {:now})").
+		Bind(dbx.Params{"p": projectID, "now": dbDate(now)}).All(&rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(rows))
+	for _, r := range rows {
+		out[r.Key] = r.At.Time()
+	}
+	return out, nil
+}
+
+// upsertRevocation records that key is revoked in the project from at on,
+// until expires (zero: for good). Revoking a key again moves the time
+// forward and keeps the later expiry. The caller re-signs the account.
+func upsertRevocation(tx core.App, projectID, key string, at, expires time.Time) error {
+	var exists, live int
+	if err := tx.DB().NewQuery(`SELECT
+			COALESCE(SUM(public_key = {:k}), 0),
+			COALESCE(SUM(expires = '' OR expires > {:now}), 0)
+		FROM revocations WHERE project = {:p}`).
+		Bind(dbx.Params{"p": projectID, "k": key, "now": types.NowDateTime().String()}).Row(&exists, &live); err != nil {
+		return err
+	}
+	if exists == 0 && live >= MaxRevocations {
+		return fieldError("id", "too_many_revocations", fmt.Sprintf(
+			"this project already has %d revoked credentials that have not expired, the most its account can hold; "+
+				"rotate the project's credentials or disable it to shut every credential out, and issue credentials with an expiry so their revocations lapse", live))
+	}
+	exp := ""
+	if !expires.IsZero() {
+		exp = dbDate(expires)
+	}
+	_, err := tx.DB().NewQuery(`INSERT INTO revocations (id, project, public_key, revoked_at, expires, created)
+		VALUES ({:id}, {:p}, {:k}, {:at}, {:exp}, {:now})
+		ON CONFLICT (project, public_key) DO UPDATE SET
+			revoked_at = MAX(revoked_at, excluded.revoked_at),
+			expires = CASE WHEN expires = '' OR excluded.expires = '' THEN '' ELSE MAX(expires, excluded.expires) END`).
+		Bind(dbx.Params{
+			"id": security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789"),
+			"p":  projectID, "k": key, "at": dbDate(at), "exp": exp, "now": types.NowDateTime().String(),
+		}).Execute()
+	return err
+}
+
+// dbDate is PocketBase's stored form of a time.
+func dbDate(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
+
+// OnRevocationWriteRequest keeps revocations to the credential actions that
+// make them (revoke, delete, remove a member, rotate), superusers included:
+// deleting a row by hand would un-revoke a key without re-signing anything.
+func (t *Tenancy) OnRevocationWriteRequest(e *core.RecordRequestEvent) error {
+	return forbidden("revocations are made by revoking credentials, removing members or rotating a project")
+}
+
 // Repairs lists what Reconcile changed.
 type Repairs struct {
 	Resigned      []string // project ids whose account was missing or stale
@@ -37,10 +154,10 @@ type Repairs struct {
 }
 
 // Reconcile makes NATS agree with the database after a crash: a project
-// without a valid account JWT gets one (its key is derived from its id, so
-// this is idempotent), and JetStream data of accounts that no project owns
-// (a delete whose cleanup never ran) is removed. It also recounts the
-// JetStream reservations that quota admission reads (RecountQuota).
+// without a valid account JWT gets one (its key is derived from its id and
+// salt, so this is idempotent), and JetStream data of accounts that no
+// project owns (a delete whose cleanup never ran) is removed. It also
+// recounts the JetStream reservations that quota admission reads.
 func (t *Tenancy) Reconcile(app core.App, plane bus.DataPlane) (Repairs, error) {
 	var r Repairs
 	if err := RecountQuota(app); err != nil {
@@ -52,11 +169,7 @@ func (t *Tenancy) Reconcile(app core.App, plane bus.DataPlane) (Repairs, error) 
 		return r, err
 	}
 	for _, id := range stale {
-		p, err := app.FindRecordById(Projects, id)
-		if err != nil {
-			return r, err
-		}
-		if err := app.Save(p); err != nil { // OnProjectSave signs it
+		if err := t.Run(app, Actor{}, func(tx core.App) error { return t.resign(tx, id) }); err != nil {
 			return r, err
 		}
 		r.Resigned = append(r.Resigned, id)
@@ -82,13 +195,12 @@ func (t *Tenancy) Reconcile(app core.App, plane bus.DataPlane) (Repairs, error) 
 	return r, nil
 }
 
-// PushAll pushes every project's account JWT to the data plane, a page at a
-// time, each under its account's push lock (so it never overtakes a newer
-// push). An external cluster may have missed pushes while Pocketbus was down
-// or crashed between a commit and its push; pushing again is idempotent.
-func (t *Tenancy) PushAll(app core.App, p bus.AccountPublisher) (int, error) {
+// SyncAll converges every project's account on the data plane, a page at a
+// time. An external cluster may have missed pushes while Pocketbus was down
+// or crashed between a commit and its push; syncing again is idempotent.
+func (t *Tenancy) SyncAll(app core.App, plane bus.DataPlane) (int, error) {
 	const page = 500
-	pushed, after := 0, ""
+	synced, after := 0, ""
 	for {
 		var rows []struct {
 			ID      string `db:"id"`
@@ -97,24 +209,16 @@ func (t *Tenancy) PushAll(app core.App, p bus.AccountPublisher) (int, error) {
 		err := app.DB().NewQuery("SELECT id, account FROM projects WHERE id > {:after} AND account != '' ORDER BY id LIMIT {:n}").
 			Bind(dbx.Params{"after": after, "n": page}).All(&rows)
 		if err != nil {
-			return pushed, err
+			return synced, err
 		}
 		for _, r := range rows {
-			unlock := t.lockAccount(r.Account)
-			token, err := AccountSource{App: app}.AccountJWT(r.Account)
-			if err == nil {
-				err = p.UpdateAccount(r.Account, token)
-			} else if errors.Is(err, bus.ErrAccountNotFound) {
-				err = nil // deleted meanwhile
+			if err := plane.SyncAccount(r.Account); err != nil {
+				return synced, fmt.Errorf("project %s: %w", r.ID, err)
 			}
-			unlock()
-			if err != nil {
-				return pushed, fmt.Errorf("project %s: %w", r.ID, err)
-			}
-			pushed++
+			synced++
 		}
 		if len(rows) < page {
-			return pushed, nil
+			return synced, nil
 		}
 		after = rows[len(rows)-1].ID
 	}

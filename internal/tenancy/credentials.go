@@ -22,6 +22,15 @@ type IssueRequest struct {
 	SubAllow []string `json:"sub_allow"`
 	SubDeny  []string `json:"sub_deny"`
 	Expires  string   `json:"expires"` // RFC 3339; empty = never
+	// AllowResponses lets the credential publish one reply to the reply
+	// subject of each message it receives, whatever its pub lists say (and
+	// whoever chose that reply subject). Off unless asked for.
+	AllowResponses *bool `json:"allow_responses"`
+	// JetStream gives a credential with any list the JetStream API (and so
+	// KV and Object Store), through which it can read and write any stream
+	// of the project whatever its lists. Default: on for a credential
+	// without lists, off for one with lists.
+	JetStream *bool `json:"jetstream"`
 }
 
 // Issued is the one response that carries a credential's secret.
@@ -60,12 +69,14 @@ func jsonKind(kind string) string {
 		return "an array of strings"
 	case "string":
 		return "a string"
+	case "ptr", "bool":
+		return "true or false"
 	default:
 		return "a " + kind
 	}
 }
 
-// Validate checks an issue request; the first problem is a 400 naming it.
+// validate checks what bus does not: the name and the expiry.
 func (r *IssueRequest) validate(now time.Time) (time.Time, error) {
 	r.Name = strings.TrimSpace(r.Name)
 	if r.Name == "" {
@@ -74,20 +85,12 @@ func (r *IssueRequest) validate(now time.Time) (time.Time, error) {
 	if len([]rune(r.Name)) > 64 {
 		return time.Time{}, fieldError("name", "too_long", "name must be at most 64 characters")
 	}
-	lists := []struct {
+	for _, l := range []struct {
 		field string
 		list  []string
-	}{{"pub_allow", r.PubAllow}, {"pub_deny", r.PubDeny}, {"sub_allow", r.SubAllow}, {"sub_deny", r.SubDeny}}
-	for _, l := range lists {
+	}{{"pub_allow", r.PubAllow}, {"pub_deny", r.PubDeny}, {"sub_allow", r.SubAllow}, {"sub_deny", r.SubDeny}} {
 		if len(l.list) > 256 {
 			return time.Time{}, fieldError(l.field, "too_many", l.field+" takes at most 256 subjects")
-		}
-		if err := bus.ValidateSubjects(l.field, l.list); err != nil {
-			var fe *bus.FieldError
-			if errors.As(err, &fe) {
-				return time.Time{}, fieldError(fe.Field, "invalid_subject", fe.Message)
-			}
-			return time.Time{}, fieldError(l.field, "invalid_subject", err.Error())
 		}
 	}
 	if r.Expires == "" {
@@ -103,45 +106,98 @@ func (r *IssueRequest) validate(now time.Time) (time.Time, error) {
 	return expires, nil
 }
 
-// IssueCredential mints a NATS user for the project and records it. The seed
-// is in the result only: it is never stored.
-func (t *Tenancy) IssueCredential(app core.App, project *core.Record, by *core.Record, req IssueRequest) (*Issued, error) {
+// restricted reports whether the request lists any subjects.
+func (r *IssueRequest) restricted() bool {
+	return len(r.PubAllow)+len(r.PubDeny)+len(r.SubAllow)+len(r.SubDeny) > 0
+}
+
+// projectFor loads a project for an actor inside tx: members of its group
+// (and superusers) get it, everyone else "not found", so ids leak nothing.
+func projectFor(tx core.App, actor Actor, id string) (*core.Record, error) {
+	p, err := tx.FindRecordById(Projects, id)
+	if err != nil {
+		return nil, notFound("project not found")
+	}
+	if actor.Superuser {
+		return p, nil
+	}
+	if ok, err := IsMember(tx, actor.UserID, p.GetString("group")); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, notFound("project not found")
+	}
+	return p, nil
+}
+
+// IssueCredential mints a NATS user for the project and records it, in one
+// transaction with the membership check (a member removed meanwhile gets a
+// 404, not a credential). The seed is in the result only: never stored.
+func (t *Tenancy) IssueCredential(app core.App, actor Actor, projectID string, req IssueRequest) (*Issued, error) {
 	expires, err := req.validate(time.Now())
 	if err != nil {
 		return nil, err
 	}
-	user, err := t.Operator.IssueUser(bus.UserSpec{
-		ProjectID: project.Id,
-		Name:      req.Name,
-		PubAllow:  req.PubAllow, PubDeny: req.PubDeny,
-		SubAllow: req.SubAllow, SubDeny: req.SubDeny,
-		Expires: expires,
+	jetstream := !req.restricted()
+	if req.JetStream != nil {
+		jetstream = *req.JetStream
+	}
+	allowResponses := req.AllowResponses != nil && *req.AllowResponses
+	var issued *Issued
+	err = t.Run(app, actor, func(tx core.App) error {
+		project, err := projectFor(tx, actor, projectID)
+		if err != nil {
+			return err
+		}
+		user, err := t.Operator.IssueUser(bus.UserSpec{
+			ProjectID: project.Id,
+			Salt:      project.GetString("account_salt"),
+			Name:      req.Name,
+			PubAllow:  req.PubAllow, PubDeny: req.PubDeny,
+			SubAllow: req.SubAllow, SubDeny: req.SubDeny,
+			AllowResponses: allowResponses,
+			JetStream:      jetstream,
+			Expires:        expires,
+		})
+		if err != nil {
+			var fe *bus.FieldError
+			if errors.As(err, &fe) {
+				return fieldError(fe.Field, "invalid", fe.Message)
+			}
+			return err
+		}
+		collection, err := tx.FindCachedCollectionByNameOrId(Credentials)
+		if err != nil {
+			return err
+		}
+		cred := core.NewRecord(collection)
+		cred.Set("project", project.Id)
+		cred.Set("name", req.Name)
+		cred.Set("public_key", user.PublicKey)
+		cred.Set("pub_allow", nonNil(req.PubAllow))
+		cred.Set("pub_deny", nonNil(req.PubDeny))
+		cred.Set("sub_allow", nonNil(req.SubAllow))
+		cred.Set("sub_deny", nonNil(req.SubDeny))
+		cred.Set("allow_responses", allowResponses)
+		cred.Set("jetstream", jetstream)
+		if !expires.IsZero() {
+			cred.Set("expires", expires)
+		}
+		if actor.UserID != "" {
+			cred.Set("created_by", actor.UserID)
+		}
+		if err := tx.Save(cred); err != nil {
+			return err
+		}
+		issued = &Issued{ID: cred.Id, PublicKey: user.PublicKey, JWT: user.JWT, Seed: user.Seed, Creds: user.Creds}
+		return t.record(tx, Event{Group: project.GetString("group"), Project: project.Id, Action: "credential.issued", Target: cred.Id,
+			Data: map[string]any{
+				"name": req.Name, "public_key": user.PublicKey,
+				"pub_allow": nonNil(req.PubAllow), "pub_deny": nonNil(req.PubDeny),
+				"sub_allow": nonNil(req.SubAllow), "sub_deny": nonNil(req.SubDeny),
+				"allow_responses": allowResponses, "jetstream": jetstream, "expires": req.Expires,
+			}})
 	})
-	if err != nil {
-		return nil, err
-	}
-	collection, err := app.FindCachedCollectionByNameOrId(Credentials)
-	if err != nil {
-		return nil, err
-	}
-	cred := core.NewRecord(collection)
-	cred.Set("project", project.Id)
-	cred.Set("name", req.Name)
-	cred.Set("public_key", user.PublicKey)
-	cred.Set("pub_allow", nonNil(req.PubAllow))
-	cred.Set("pub_deny", nonNil(req.PubDeny))
-	cred.Set("sub_allow", nonNil(req.SubAllow))
-	cred.Set("sub_deny", nonNil(req.SubDeny))
-	if !expires.IsZero() {
-		cred.Set("expires", expires)
-	}
-	if by != nil {
-		cred.Set("created_by", by.Id)
-	}
-	if err := app.Save(cred); err != nil {
-		return nil, err
-	}
-	return &Issued{ID: cred.Id, PublicKey: user.PublicKey, JWT: user.JWT, Seed: user.Seed, Creds: user.Creds}, nil
+	return issued, err
 }
 
 func nonNil(s []string) []string {
@@ -151,75 +207,95 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// RevokeCredential marks the credential revoked and revokes its key in the
-// project's account, in one transaction; the account update that closes its
-// connections is pushed after the commit (OnProjectCommitted). Revoking twice
-// changes nothing.
-func (t *Tenancy) RevokeCredential(app core.App, cred *core.Record) error {
-	if !cred.GetDateTime("revoked").IsZero() {
-		return nil
-	}
-	return app.RunInTransaction(func(tx core.App) error {
-		cred.Set("revoked", types.NowDateTime())
-		if err := tx.Save(cred); err != nil {
+// RevokeCredential revokes the credential: its record says so, its key goes
+// into the project's revocations rows, and the account is re-signed from
+// them, all in one transaction; after the commit the account update closes
+// its connections. Revoking twice changes nothing.
+func (t *Tenancy) RevokeCredential(app core.App, actor Actor, credentialID string) (*core.Record, error) {
+	var cred *core.Record
+	err := t.Run(app, actor, func(tx core.App) error {
+		var err error
+		cred, err = tx.FindRecordById(Credentials, credentialID)
+		if err != nil {
+			return notFound("credential not found")
+		}
+		if _, err := projectFor(tx, actor, cred.GetString("project")); err != nil {
+			return notFound("credential not found")
+		}
+		if !cred.GetDateTime("revoked").IsZero() {
+			return nil
+		}
+		if err := t.revokeInTx(tx, cred, time.Now(), "revoked"); err != nil {
 			return err
 		}
-		return revokeKey(tx, cred)
+		return t.resign(tx, cred.GetString("project"))
+	})
+	return cred, err
+}
+
+// revokeInTx marks one credential revoked and records the revocation of its
+// key (the caller re-signs the project once for all it revokes).
+func (t *Tenancy) revokeInTx(tx core.App, cred *core.Record, at time.Time, reason string) error {
+	cred.Set("revoked", types.NowDateTime())
+	cred.IgnoreUnchangedFields(true)
+	if err := tx.Save(cred); err != nil {
+		return err
+	}
+	if err := upsertRevocation(tx, cred.GetString("project"), cred.GetString("public_key"), at, expiryOf(cred)); err != nil {
+		return err
+	}
+	project, err := tx.FindRecordById(Projects, cred.GetString("project"))
+	if err != nil {
+		return err
+	}
+	return t.record(tx, Event{Group: project.GetString("group"), Project: project.Id, Action: "credential.revoked", Target: cred.Id,
+		Data: map[string]any{"name": cred.GetString("name"), "public_key": cred.GetString("public_key"), "reason": reason}})
+}
+
+// expiryOf is when a credential's JWT expires (zero: never): its revocation
+// can leave the account JWT after that.
+func expiryOf(cred *core.Record) time.Time {
+	if exp := cred.GetDateTime("expires"); !exp.IsZero() {
+		return exp.Time()
+	}
+	return time.Time{}
+}
+
+// OnCredentialDeleteRequest re-checks inside the deleting transaction that
+// the caller owns the project's group (the delete rule).
+func (t *Tenancy) OnCredentialDeleteRequest(e *core.RecordRequestEvent) error {
+	return t.guard(e, func(tx core.App) error {
+		p, err := tx.FindRecordById(Projects, e.Record.GetString("project"))
+		if err != nil {
+			return notFound("credential not found")
+		}
+		return requireOwner(tx, e.RequestEvent, p.GetString("group"))
 	})
 }
 
 // OnCredentialDelete keeps a deleted credential's key revoked: the record
-// goes, the revocation stays in the project's account.
+// goes, the revocation row stays. When the project itself is being deleted
+// (cascade), its whole account goes and nothing needs revoking.
 func (t *Tenancy) OnCredentialDelete(e *core.RecordEvent) error {
 	return inTransaction(e, func(tx core.App) error {
 		if err := e.Next(); err != nil {
 			return err
 		}
-		if !e.Record.GetDateTime("revoked").IsZero() {
-			return nil
+		project, err := tx.FindRecordById(Projects, e.Record.GetString("project"))
+		if err != nil {
+			return nil // the project is going: its account goes with it
 		}
-		return revokeKey(tx, e.Record)
+		if e.Record.GetDateTime("revoked").IsZero() {
+			if err := upsertRevocation(tx, project.Id, e.Record.GetString("public_key"), time.Now(), expiryOf(e.Record)); err != nil {
+				return err
+			}
+			if err := t.resign(tx, project.Id); err != nil {
+				return err
+			}
+		}
+		return t.record(tx, Event{Group: project.GetString("group"), Project: project.Id, Action: "credential.deleted", Target: e.Record.Id,
+			Data: map[string]any{"name": e.Record.GetString("name"), "public_key": e.Record.GetString("public_key")}})
 	})
-}
-
-// MaxRevocations bounds the revocations a project's account holds for
-// credentials that have not expired (expired ones are dropped whenever the
-// account is re-signed). Each costs ~93 bytes of account JWT, and the JWT
-// reaches NATS as one message (1 MiB max payload): 8,000 make ~750 KB. Past
-// it a revoke is refused with a 400 rather than silently not applied.
-const MaxRevocations = 8000
-
-// revokeKey adds the credential's user key to its project's revocations and
-// saves the project, which re-signs the account JWT (OnProjectSave).
-func revokeKey(tx core.App, cred *core.Record) error {
-	project, err := tx.FindRecordById(Projects, cred.GetString("project"))
-	if err != nil {
-		// The project itself is going (cascade): its whole account goes too.
-		return nil
-	}
-	revs, err := projectRevocations(project)
-	if err != nil {
-		return err
-	}
-	now := time.Now().Unix()
-	live := 0
-	for _, r := range revs {
-		if r.Expires == 0 || r.Expires >= now {
-			live++
-		}
-	}
-	if live >= MaxRevocations {
-		return fieldError("id", "too_many_revocations", fmt.Sprintf(
-			"this project already has %d revoked credentials that have not expired, the most its account can hold; "+
-				"disable the project to shut every credential out, and issue credentials with an expiry so their revocations lapse", live))
-	}
-	r := revocation{At: now}
-	if exp := cred.GetDateTime("expires"); !exp.IsZero() {
-		r.Expires = exp.Time().Unix()
-	}
-	revs[cred.GetString("public_key")] = r
-	project.Set("revocations", revs)
-	return tx.Save(project)
 }
 
 // OnCredentialCreateRequest refuses the records API create: credentials are
@@ -239,17 +315,46 @@ type WebToken struct {
 // WebTokenTTL bounds a web token's life; the app renews it before it ends.
 const WebTokenTTL = time.Hour
 
+// webKeyFor names the web-token key of one membership: every web token a
+// member gets for a project of the group has the same user key (derived,
+// bus.UserSpec.WebKey), so one revocation entry ends all of them when the
+// membership ends. A later membership (rejoining) is a new row with a new
+// key, untouched by the old revocation even within the same second (JWT
+// times are whole seconds).
+func webKeyFor(membershipID string) string { return "web:" + membershipID }
+
 // IssueWebToken mints an unrecorded, full-access credential for the project
-// that expires within WebTokenTTL.
-func (t *Tenancy) IssueWebToken(project *core.Record, user *core.Record, wsURL string) (*WebToken, error) {
-	name := "web"
-	if user != nil {
-		name = "web:" + user.Id
-	}
-	expires := time.Now().Add(WebTokenTTL).Truncate(time.Second)
-	issued, err := t.Operator.IssueUser(bus.UserSpec{ProjectID: project.Id, Name: name, Expires: expires})
-	if err != nil {
-		return nil, err
-	}
-	return &WebToken{JWT: issued.JWT, Seed: issued.Seed, Expires: expires.UTC(), WSURL: wsURL}, nil
+// that expires within WebTokenTTL. The membership check runs in a write
+// transaction, so it is ordered against a concurrent removal: either the
+// removal commits first (404 here) or its revocation, signed after this
+// token, covers it.
+func (t *Tenancy) IssueWebToken(app core.App, actor Actor, projectID, wsURL string) (*WebToken, error) {
+	var token *WebToken
+	err := t.Run(app, actor, func(tx core.App) error {
+		project, err := projectFor(tx, actor, projectID)
+		if err != nil {
+			return err
+		}
+		membership, err := membershipID(tx, actor.UserID, project.GetString("group"))
+		if err != nil {
+			return err
+		}
+		spec := bus.UserSpec{
+			ProjectID: project.Id,
+			Salt:      project.GetString("account_salt"),
+			Name:      "web",
+			JetStream: true,
+			Expires:   time.Now().Add(WebTokenTTL).Truncate(time.Second),
+		}
+		if membership != "" {
+			spec.Name, spec.WebKey = "web:"+actor.UserID, webKeyFor(membership)
+		}
+		issued, err := t.Operator.IssueUser(spec)
+		if err != nil {
+			return err
+		}
+		token = &WebToken{JWT: issued.JWT, Seed: issued.Seed, Expires: spec.Expires.UTC(), WSURL: wsURL}
+		return nil
+	})
+	return token, err
 }

@@ -1,13 +1,10 @@
 package tenancy
 
 import (
-	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"hash/fnv"
-	"time"
+	"strings"
 
+	"github.com/dustin/go-humanize"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/security"
@@ -19,7 +16,7 @@ import (
 var LimitFields = []string{"max_connections", "max_payload", "js_max_memory", "js_max_disk", "js_max_streams", "js_max_consumers"}
 
 // serverSetProjectFields are written by the server alone.
-var serverSetProjectFields = []string{"account", "account_jwt", "revocations"}
+var serverSetProjectFields = []string{"account", "account_jwt", "account_salt"}
 
 // DefaultLimits are what a new project gets unless a superuser says otherwise:
 // small enough that many projects fit in one server's JetStream totals,
@@ -34,17 +31,14 @@ var DefaultLimits = bus.Limits{
 }
 
 // OnProjectCreateRequest applies the defaults for limits the request did not
-// set, and refuses limits or server-set fields from anyone but a superuser.
+// set, refuses limits or server-set fields from anyone but a superuser, and
+// re-checks membership of the group inside the creating transaction.
 func (t *Tenancy) OnProjectCreateRequest(e *core.RecordRequestEvent) error {
 	info, err := e.RequestInfo()
 	if err != nil {
 		return err
 	}
 	superuser := e.HasSuperuserAuth()
-	if !superuser && !IsMember(AuthUser(e.RequestEvent), e.Record.GetString("group")) {
-		// The same answer whether the group exists or not.
-		return fieldError("group", "not_member", "you are not a member of that group")
-	}
 	for _, f := range serverSetProjectFields {
 		if _, sent := info.Body[f]; sent {
 			return fieldError(f, "read_only", f+" is set by the server")
@@ -59,118 +53,215 @@ func (t *Tenancy) OnProjectCreateRequest(e *core.RecordRequestEvent) error {
 			e.Record.Set(f, defaults[f])
 		}
 	}
-	if e.Record.GetBool("disabled") && !superuser {
-		group, err := e.App.FindRecordById(Groups, e.Record.GetString("group"))
-		if err != nil || group.GetString("owner") != e.Auth.Id {
-			return fieldError("disabled", "owner_only", "only the group owner disables a project")
+	return t.guard(e, func(tx core.App) error {
+		if superuser {
+			return nil
 		}
-	}
-	return e.Next()
-}
-
-// OnProjectUpdateRequest: members rename and describe; the group owner also
-// sets disabled; superusers also set limits; nobody moves a project.
-func (t *Tenancy) OnProjectUpdateRequest(e *core.RecordRequestEvent) error {
-	changed := func(f string) bool { return !sameValue(e.Record.Get(f), e.Record.Original().Get(f)) }
-	if changed("group") {
-		return fieldError("group", "read_only", "a project cannot move to another group")
-	}
-	for _, f := range serverSetProjectFields {
-		if changed(f) {
-			return fieldError(f, "read_only", f+" is set by the server")
-		}
-	}
-	if e.HasSuperuserAuth() {
-		return e.Next()
-	}
-	for _, f := range LimitFields {
-		if changed(f) {
-			return fieldError(f, "superuser_only", f+" is set by superusers only")
-		}
-	}
-	if changed("disabled") {
-		group, err := e.App.FindRecordById(Groups, e.Record.GetString("group"))
-		if err != nil || group.GetString("owner") != e.Auth.Id {
-			return forbidden("only the group owner enables or disables a project")
-		}
-	}
-	return e.Next()
-}
-
-// OnProjectSave runs on every create and update of a project, however it is
-// saved: it admits JetStream quotas against the server's totals and writes
-// the project's account (derived key + signed JWT) into the same row, inside
-// one transaction. The row is what the NATS resolver reads, so when the
-// create returns the account already exists.
-func (t *Tenancy) OnProjectSave(e *core.RecordEvent) error {
-	return inTransaction(e, func(tx core.App) error {
-		if e.Record.Id == "" {
-			// The account key is derived from the id, so the id is fixed first.
-			e.Record.Id = security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789")
-		}
-		if err := t.admitQuota(tx, e.Record); err != nil {
+		groupID := e.Record.GetString("group")
+		if ok, err := IsMember(tx, e.Auth.Id, groupID); err != nil {
 			return err
+		} else if !ok {
+			// The same answer whether the group exists or not.
+			return fieldError("group", "not_member", "you are not a member of that group")
 		}
-		if err := t.signAccount(e.Record); err != nil {
-			return err
+		if e.Record.GetBool("disabled") {
+			group, err := tx.FindRecordById(Groups, groupID)
+			if err != nil || group.GetString("owner") != e.Auth.Id {
+				return fieldError("disabled", "owner_only", "only the group owner disables a project")
+			}
 		}
-		return e.Next()
+		return nil
 	})
 }
 
-// OnProjectCommitted pushes the project's account JWT to the data plane
-// after a create or update commits: an external cluster learns of new
-// accounts this way, and limits, disabled and revocations apply live (the
-// embedded server applies it only to accounts it has loaded).
-//
-// Concurrent updates of one project commit in order but their after-commit
-// hooks race, and nats-server applies whatever claims arrive last: pushing
-// the event's own JWT let an older one (say, without the latest revocation)
-// overwrite a newer one, so a revoked key could connect again. Instead each
-// push reads the committed JWT under a per-account lock: the last push then
-// always carries the latest commit.
-func (t *Tenancy) OnProjectCommitted(e *core.RecordEvent) error {
-	if p, _ := t.dataPlane(); p != nil {
-		pub := e.Record.GetString("account")
-		unlock := t.lockAccount(pub)
-		token, err := AccountSource{App: e.App}.AccountJWT(pub)
-		if err == nil {
-			err = p.UpdateAccount(pub, token)
-		} else if errors.Is(err, bus.ErrAccountNotFound) {
-			err = nil // deleted (or re-keyed) meanwhile: nothing to push
-		}
-		unlock()
-		if err != nil {
-			e.App.Logger().Error("pushing account update", "project", e.Record.Id, "error", err)
+// OnProjectUpdateRequest: members rename and describe; the group owner also
+// sets disabled; superusers also set limits; nobody moves a project. Who may
+// is checked again inside the saving transaction.
+func (t *Tenancy) OnProjectUpdateRequest(e *core.RecordRequestEvent) error {
+	if changed(e.Record, "group") {
+		return fieldError("group", "read_only", "a project cannot move to another group")
+	}
+	for _, f := range serverSetProjectFields {
+		if changed(e.Record, f) {
+			return fieldError(f, "read_only", f+" is set by the server")
 		}
 	}
-	return e.Next()
+	if err := superuserOnly(e, LimitFields); err != nil {
+		return err
+	}
+	return t.guard(e, func(tx core.App) error {
+		if e.HasSuperuserAuth() {
+			return nil
+		}
+		groupID := e.Record.GetString("group")
+		if ok, err := IsMember(tx, e.Auth.Id, groupID); err != nil {
+			return err
+		} else if !ok {
+			return notFound("project not found")
+		}
+		if changed(e.Record, "disabled") {
+			group, err := tx.FindRecordById(Groups, groupID)
+			if err != nil || group.GetString("owner") != e.Auth.Id {
+				return forbidden("only the group owner enables or disables a project")
+			}
+		}
+		return nil
+	})
 }
 
-// OnProjectDeleted closes the account's connections and removes its
-// JetStream data, after the delete committed. Should this fail or the
-// process die first, start-up reconciliation removes the orphan.
-func (t *Tenancy) OnProjectDeleted(e *core.RecordEvent) error {
-	if p, _ := t.dataPlane(); p != nil {
-		pub := e.Record.GetString("account")
-		unlock := t.lockAccount(pub)
-		err := p.DeleteAccount(pub)
-		unlock()
+// OnProjectDeleteRequest re-checks, inside the deleting transaction, that
+// the caller still owns the project's group.
+func (t *Tenancy) OnProjectDeleteRequest(e *core.RecordRequestEvent) error {
+	return t.guard(e, func(tx core.App) error { return requireOwner(tx, e.RequestEvent, e.Record.GetString("group")) })
+}
+
+// OnProjectCreate provisions the project's account in the transaction that
+// inserts it: a fresh salt makes its key (never one a deleted project had),
+// the fair-share limits of its group and the server's JetStream totals are
+// admitted, and the signed account JWT goes into the same row, which is what
+// the NATS resolver reads. When the create returns, the account exists.
+// Where a project's account is made: here, signAccount and
+// bus.Operator.AccountJWT.
+func (t *Tenancy) OnProjectCreate(e *core.RecordEvent) error {
+	return inTransaction(e, func(tx core.App) error {
+		p := e.Record
+		if p.Id == "" {
+			p.Id = security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789")
+		}
+		p.Set("account_salt", bus.NewAccountSalt())
+		if err := checkProjectName(tx, p); err != nil {
+			return err
+		}
+		if err := t.admitProjectCount(tx, p.GetString("group")); err != nil {
+			return err
+		}
+		if err := t.signAccount(tx, p); err != nil {
+			return err
+		}
+		if err := e.Next(); err != nil {
+			return err
+		}
+		if err := t.admitQuota(tx, p.GetString("group"), reservation{}, reservationOf(p)); err != nil {
+			return err
+		}
+		t.syncAfterCommit(tx, p.GetString("account"))
+		return t.record(tx, Event{Group: p.GetString("group"), Project: p.Id, Action: "project.created", Target: p.Id,
+			Data: map[string]any{"name": p.GetString("name")}})
+	})
+}
+
+// OnProjectUpdate writes only the fields this save changed (PocketBase
+// otherwise writes back the whole record it loaded, undoing a disable or a
+// limit change that committed meanwhile), then admits and re-signs from
+// the row as committed in this transaction, and records what changed.
+func (t *Tenancy) OnProjectUpdate(e *core.RecordEvent) error {
+	return inTransaction(e, func(tx core.App) error {
+		before, err := tx.FindRecordById(Projects, e.Record.Id)
 		if err != nil {
-			e.App.Logger().Error("deleting account", "project", e.Record.Id, "error", err)
+			return err
+		}
+		e.Record.IgnoreUnchangedFields(true)
+		if changed(e.Record, "name") {
+			if err := checkProjectName(tx, e.Record); err != nil {
+				return err
+			}
+		}
+		if err := e.Next(); err != nil {
+			return err
+		}
+		after, err := tx.FindRecordById(Projects, e.Record.Id)
+		if err != nil {
+			return err
+		}
+		if err := t.admitQuota(tx, after.GetString("group"), reservationOf(before), reservationOf(after)); err != nil {
+			return err
+		}
+		if err := t.resign(tx, after.Id); err != nil {
+			return err
+		}
+		return t.recordProjectChanges(tx, before, after)
+	})
+}
+
+func (t *Tenancy) recordProjectChanges(tx core.App, before, after *core.Record) error {
+	ev := Event{Group: after.GetString("group"), Project: after.Id, Target: after.Id}
+	if before.GetBool("disabled") != after.GetBool("disabled") {
+		ev.Action = map[bool]string{true: "project.disabled", false: "project.enabled"}[after.GetBool("disabled")]
+		if err := t.record(tx, ev); err != nil {
+			return err
 		}
 	}
-	return e.Next()
+	if d := diff(before, after, LimitFields...); len(d) > 0 {
+		ev.Action, ev.Data = "project.limits_changed", d
+		if err := t.record(tx, ev); err != nil {
+			return err
+		}
+	}
+	if d := diff(before, after, "name", "description"); len(d) > 0 {
+		ev.Action, ev.Data = "project.updated", d
+		if err := t.record(tx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// lockAccount serialises the pushes of one account (striped locks, so the
-// memory does not grow with the number of projects).
-func (t *Tenancy) lockAccount(pub string) (unlock func()) {
-	h := fnv.New32a()
-	h.Write([]byte(pub))
-	mu := &t.pushLocks[h.Sum32()%uint32(len(t.pushLocks))]
-	mu.Lock()
-	return mu.Unlock
+// OnProjectDelete releases the project's reservation and records the
+// deletion in the deleting transaction (cascaded deletes of a group's
+// projects come through here too); after the commit the data plane deletes
+// the account and its JetStream data (the Source no longer has it).
+func (t *Tenancy) OnProjectDelete(e *core.RecordEvent) error {
+	return inTransaction(e, func(tx core.App) error {
+		before, err := tx.FindRecordById(Projects, e.Record.Id)
+		if err != nil {
+			return err
+		}
+		if err := e.Next(); err != nil {
+			return err
+		}
+		if err := addReserved(tx, reservation{}.minus(reservationOf(before))); err != nil {
+			return err
+		}
+		t.syncAfterCommit(tx, before.GetString("account"))
+		return t.record(tx, Event{Group: before.GetString("group"), Project: before.Id, Action: "project.deleted", Target: before.Id,
+			Data: map[string]any{"name": before.GetString("name"), "account": before.GetString("account")}})
+	})
+}
+
+// checkProjectName keeps project names unique within a group, ignoring
+// case (the unique index is the backstop; this is the readable 400).
+func checkProjectName(tx core.App, p *core.Record) error {
+	var n int
+	err := tx.DB().NewQuery("SELECT COUNT(*) FROM projects WHERE [[group]] = {:g} AND name = {:n} COLLATE NOCASE AND id != {:id}").
+		Bind(dbx.Params{"g": p.GetString("group"), "n": p.GetString("name"), "id": p.Id}).Row(&n)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fieldError("name", "not_unique", fmt.Sprintf("this group already has a project named %q", p.GetString("name")))
+	}
+	return nil
+}
+
+// admitProjectCount refuses a project beyond the group's max_projects.
+func (t *Tenancy) admitProjectCount(tx core.App, groupID string) error {
+	group, err := tx.FindRecordById(Groups, groupID)
+	if err != nil {
+		return fieldError("group", "not_found", "no such group")
+	}
+	limit := group.GetInt("max_projects")
+	if limit < 0 {
+		return nil
+	}
+	var n int
+	if err := tx.DB().NewQuery("SELECT COUNT(*) FROM projects WHERE [[group]] = {:g}").Bind(dbx.Params{"g": groupID}).Row(&n); err != nil {
+		return err
+	}
+	if n >= limit {
+		return fieldError("group", "max_projects", fmt.Sprintf(
+			"this group has %d projects, its limit (max_projects %d, set by a superuser)", n, limit))
+	}
+	return nil
 }
 
 // ProjectLimits reads a project's limits.
@@ -196,58 +287,6 @@ func limitsMap(l bus.Limits) map[string]int64 {
 	}
 }
 
-// revocation is one revoked user key of a project. Expires (unix seconds, 0
-// = never) lets the entry be dropped once the credential could not connect
-// anyway, so the account JWT does not grow without bound.
-type revocation struct {
-	At      int64 `json:"at"`
-	Expires int64 `json:"expires,omitempty"`
-}
-
-func projectRevocations(p *core.Record) (map[string]revocation, error) {
-	revs := map[string]revocation{}
-	raw := p.GetString("revocations")
-	if raw == "" || raw == "null" {
-		return revs, nil
-	}
-	if err := json.Unmarshal([]byte(raw), &revs); err != nil {
-		return nil, fmt.Errorf("project %s revocations: %w", p.Id, err)
-	}
-	return revs, nil
-}
-
-// signAccount derives the project's account and signs its JWT from the
-// record's limits, state and revocations, dropping revocations of keys that
-// have expired anyway.
-func (t *Tenancy) signAccount(p *core.Record) error {
-	revs, err := projectRevocations(p)
-	if err != nil {
-		return err
-	}
-	now := time.Now().Unix()
-	account := bus.Account{
-		ProjectID:   p.Id,
-		Limits:      ProjectLimits(p),
-		Disabled:    p.GetBool("disabled"),
-		Revocations: make(map[string]time.Time, len(revs)),
-	}
-	for key, r := range revs {
-		if r.Expires != 0 && r.Expires < now {
-			delete(revs, key)
-			continue
-		}
-		account.Revocations[key] = time.Unix(r.At, 0)
-	}
-	pub, token, err := t.Operator.AccountJWT(account)
-	if err != nil {
-		return fmt.Errorf("signing account of project %s: %w", p.Id, err)
-	}
-	p.Set("revocations", revs)
-	p.Set("account", pub)
-	p.Set("account_jwt", token)
-	return nil
-}
-
 // quotaTable holds one row: the sum of every project's JetStream memory and
 // disk reservation. admitQuota reads and updates it inside the transaction
 // that writes the project row, so it is exact and costs the same at 100k
@@ -257,9 +296,20 @@ func (t *Tenancy) signAccount(p *core.Record) error {
 // was attached (CLI commands, where admission is off).
 const quotaTable = "_pocketbus_quota"
 
+// reservation is what a project reserves of the server's JetStream (a
+// negative limit, "unlimited", reserves nothing against the server totals,
+// as nats-server counts it; a group's share counts it as everything).
 type reservation struct {
 	Memory int64 `db:"memory"`
 	Disk   int64 `db:"disk"`
+}
+
+func reservationOf(p *core.Record) reservation {
+	return reservation{Memory: max(int64(p.GetInt("js_max_memory")), 0), Disk: max(int64(p.GetInt("js_max_disk")), 0)}
+}
+
+func (r reservation) minus(o reservation) reservation {
+	return reservation{Memory: r.Memory - o.Memory, Disk: r.Disk - o.Disk}
 }
 
 // RecountQuota (re)creates the totals of every project's reservations.
@@ -275,41 +325,32 @@ func RecountQuota(app core.App) error {
 	})
 }
 
-// committedReservation is what the project's stored row reserves (zero for
-// a project not yet inserted).
-func committedReservation(tx core.App, id string) (reservation, error) {
-	var r reservation
-	err := tx.DB().NewQuery("SELECT MAX(js_max_memory, 0) AS memory, MAX(js_max_disk, 0) AS disk FROM projects WHERE id = {:id}").
-		Bind(dbx.Params{"id": id}).One(&r)
-	if errors.Is(err, sql.ErrNoRows) {
-		return reservation{}, nil
-	}
-	return r, err
-}
-
-func addReserved(tx core.App, memory, disk int64) error {
-	if memory == 0 && disk == 0 {
+func addReserved(tx core.App, d reservation) error {
+	if d.Memory == 0 && d.Disk == 0 {
 		return nil
 	}
 	_, err := tx.DB().NewQuery("UPDATE " + quotaTable + " SET memory = memory + {:m}, disk = disk + {:d} WHERE id = 1").
-		Bind(dbx.Params{"m": memory, "d": disk}).Execute()
+		Bind(dbx.Params{"m": d.Memory, "d": d.Disk}).Execute()
+	if err != nil && strings.Contains(err.Error(), "no such table") {
+		return nil // never counted yet (a CLI command before the first serve): the start-up recount counts this row
+	}
 	return err
 }
 
-// admitQuota refuses JetStream reservations the server cannot hold: the sum
-// of every project's memory and disk quota must fit the server's totals.
-// nats-server would otherwise refuse JetStream for the account silently, at
-// its first connection. An admitted change is added to the totals in the
-// same transaction.
-func (t *Tenancy) admitQuota(tx core.App, p *core.Record) error {
+// admitQuota is called after a project row was written in tx, with what the
+// row reserved before and reserves now. It refuses (and so rolls back) a
+// reservation beyond the server's JetStream totals (nats-server would
+// otherwise refuse JetStream for the account silently, at its first
+// connection) or beyond the group's share of them (one group cannot take the
+// server), and keeps the running totals.
+func (t *Tenancy) admitQuota(tx core.App, groupID string, before, after reservation) error {
 	_, totals := t.dataPlane()
 	if totals == nil {
 		return nil
 	}
 	maxMemory, maxDisk := totals()
 	var sum reservation
-	err := tx.DB().NewQuery("SELECT memory, disk FROM " + quotaTable + " WHERE id = 1").One(&sum)
-	if err != nil {
+	if err := tx.DB().NewQuery("SELECT memory, disk FROM " + quotaTable + " WHERE id = 1").One(&sum); err != nil {
 		// Not counted yet (data plane attached without a start-up recount).
 		if err := RecountQuota(tx); err != nil {
 			return err
@@ -317,53 +358,107 @@ func (t *Tenancy) admitQuota(tx core.App, p *core.Record) error {
 		if err := tx.DB().NewQuery("SELECT memory, disk FROM " + quotaTable + " WHERE id = 1").One(&sum); err != nil {
 			return err
 		}
+		before = after // the recount already includes this row
 	}
-	cur, err := committedReservation(tx, p.Id)
+	others := sum.minus(before)
+	if after.Memory > before.Memory && others.Memory+after.Memory > maxMemory {
+		return fieldError("js_max_memory", "over_capacity", fmt.Sprintf(
+			"the server cannot admit %s of JetStream memory: %s of its %s are reserved by other projects",
+			size(after.Memory), size(others.Memory), size(maxMemory)))
+	}
+	if after.Disk > before.Disk && others.Disk+after.Disk > maxDisk {
+		return fieldError("js_max_disk", "over_capacity", fmt.Sprintf(
+			"the server cannot admit %s of JetStream disk: %s of its %s are reserved by other projects",
+			size(after.Disk), size(others.Disk), size(maxDisk)))
+	}
+	if err := t.admitGroupShare(tx, groupID, before, after, maxMemory, maxDisk); err != nil {
+		return err
+	}
+	return addReserved(tx, after.minus(before))
+}
+
+// admitGroupShare refuses a raised reservation that takes the group's
+// projects past js_share percent of either server total. Unlimited (-1)
+// counts as the whole total. Lowering is always allowed.
+func (t *Tenancy) admitGroupShare(tx core.App, groupID string, before, after reservation, maxMemory, maxDisk int64) error {
+	if after.Memory <= before.Memory && after.Disk <= before.Disk {
+		return nil
+	}
+	group, err := tx.FindRecordById(Groups, groupID)
 	if err != nil {
 		return err
 	}
-	others := reservation{Memory: sum.Memory - cur.Memory, Disk: sum.Disk - cur.Disk}
-	limits := ProjectLimits(p)
-	if limits.JSMaxMemory > 0 && others.Memory+limits.JSMaxMemory > maxMemory {
-		return fieldError("js_max_memory", "over_capacity", fmt.Sprintf(
-			"the server cannot admit %d bytes of JetStream memory: %d of its %d are reserved by other projects",
-			limits.JSMaxMemory, others.Memory, maxMemory))
+	share := int64(group.GetInt("js_share"))
+	var used reservation
+	err = tx.DB().NewQuery(`SELECT
+			COALESCE(SUM(CASE WHEN js_max_memory < 0 THEN {:mm} ELSE js_max_memory END), 0) AS memory,
+			COALESCE(SUM(CASE WHEN js_max_disk < 0 THEN {:md} ELSE js_max_disk END), 0) AS disk
+		FROM projects WHERE [[group]] = {:g}`).
+		Bind(dbx.Params{"g": groupID, "mm": maxMemory, "md": maxDisk}).One(&used)
+	if err != nil {
+		return err
 	}
-	if limits.JSMaxDisk > 0 && others.Disk+limits.JSMaxDisk > maxDisk {
-		return fieldError("js_max_disk", "over_capacity", fmt.Sprintf(
-			"the server cannot admit %d bytes of JetStream disk: %d of its %d are reserved by other projects",
-			limits.JSMaxDisk, others.Disk, maxDisk))
+	check := func(field, what string, used, total int64, raised bool) error {
+		allowed := total/100*share + total%100*share/100 // total*share/100 without overflow
+		if raised && used > allowed {
+			return fieldError(field, "group_share", fmt.Sprintf(
+				"group %q may reserve %d%% of the server's JetStream %s (%s, js_share set by a superuser); its projects would reserve %s",
+				group.GetString("name"), share, what, size(allowed), size(used)))
+		}
+		return nil
 	}
-	return addReserved(tx, max(limits.JSMaxMemory, 0)-cur.Memory, max(limits.JSMaxDisk, 0)-cur.Disk)
+	if err := check("js_max_memory", "memory", used.Memory, maxMemory, after.Memory > before.Memory); err != nil {
+		return err
+	}
+	return check("js_max_disk", "disk", used.Disk, maxDisk, after.Disk > before.Disk)
 }
 
-// OnProjectDelete releases the project's reservation in the transaction that
-// deletes it (cascaded deletes of a group's projects come through here too).
-func (t *Tenancy) OnProjectDelete(e *core.RecordEvent) error {
-	if _, totals := t.dataPlane(); totals == nil {
-		return e.Next()
+func size(n int64) string {
+	if n < 0 {
+		return "unlimited"
 	}
-	return inTransaction(e, func(tx core.App) error {
-		cur, err := committedReservation(tx, e.Record.Id)
-		if err != nil {
-			return err
-		}
-		if err := e.Next(); err != nil {
-			return err
-		}
-		return addReserved(tx, -cur.Memory, -cur.Disk)
-	})
+	return humanize.IBytes(uint64(n))
 }
 
 // ProjectForMember loads a project the signed-in user may see: a project in
 // another tenant's group is "not found", never "forbidden", so ids leak nothing.
-func ProjectForMember(e *core.RequestEvent, id string) (*core.Record, error) {
-	p, err := e.App.FindRecordById(Projects, id)
+func ProjectForMember(e *core.RequestEvent, app core.App, id string) (*core.Record, error) {
+	p, err := app.FindRecordById(Projects, id)
 	if err != nil {
 		return nil, notFound("project not found")
 	}
-	if e.HasSuperuserAuth() || IsMember(AuthUser(e), p.GetString("group")) {
+	if e.HasSuperuserAuth() {
 		return p, nil
 	}
-	return nil, notFound("project not found")
+	user := AuthUser(e)
+	if user == nil {
+		return nil, notFound("project not found")
+	}
+	if ok, err := IsMember(app, user.Id, p.GetString("group")); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, notFound("project not found")
+	}
+	return p, nil
+}
+
+// GroupForMember answers 404 unless the signed-in user is a member of the
+// group (superusers pass).
+func GroupForMember(e *core.RequestEvent, app core.App, id string) error {
+	if _, err := app.FindRecordById(Groups, id); err != nil {
+		return notFound("group not found")
+	}
+	if e.HasSuperuserAuth() {
+		return nil
+	}
+	user := AuthUser(e)
+	if user == nil {
+		return notFound("group not found")
+	}
+	if ok, err := IsMember(app, user.Id, id); err != nil {
+		return err
+	} else if !ok {
+		return notFound("group not found")
+	}
+	return nil
 }

@@ -1,12 +1,16 @@
 package tenancy
 
 import (
+	"net/http"
+	"strings"
+
+	"github.com/ganigeorgiev/fexpr"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 )
 
 // serverSetUserFields are users fields only the server writes: the personal
-// group and the membership list (changed by the membership routes).
+// group and the copy of the memberships.
 var serverSetUserFields = []string{"mygroup", "groups"}
 
 // OnUserCreate gives every new user a personal group, in the same
@@ -14,10 +18,13 @@ var serverSetUserFields = []string{"mygroup", "groups"}
 // It is a model hook, so sign-up, the dashboard and Go code all get one.
 func (t *Tenancy) OnUserCreate(e *core.RecordEvent) error {
 	return inTransaction(e, func(tx core.App) error {
+		if e.Record.GetInt("max_groups") == 0 {
+			e.Record.Set("max_groups", DefaultUserMaxGroups)
+		}
 		if err := e.Next(); err != nil {
 			return err
 		}
-		groups, err := tx.FindCollectionByNameOrId(Groups)
+		groups, err := tx.FindCachedCollectionByNameOrId(Groups)
 		if err != nil {
 			return err
 		}
@@ -25,12 +32,17 @@ func (t *Tenancy) OnUserCreate(e *core.RecordEvent) error {
 		group.Set("name", personalGroupName(e.Record))
 		group.Set("owner", e.Record.Id)
 		group.Set("personal", true)
-		if err := tx.Save(group); err != nil {
+		if err := tx.Save(group); err != nil { // OnGroupCreate makes the user its member
 			return err
 		}
+		if _, err := tx.DB().NewQuery("UPDATE users SET mygroup = {:g} WHERE id = {:u}").
+			Bind(dbx.Params{"g": group.Id, "u": e.Record.Id}).Execute(); err != nil {
+			return err
+		}
+		// The response and realtime show what was written.
 		e.Record.Set("mygroup", group.Id)
 		e.Record.Set("groups", []string{group.Id})
-		return tx.Save(e.Record)
+		return nil
 	})
 }
 
@@ -51,41 +63,165 @@ func personalGroupName(user *core.Record) string {
 
 // OnUserWriteRequest refuses client writes of the server-set fields, for
 // create and update alike (superusers included: the membership routes are
-// the one way to change membership, so the invariants hold).
+// the one way to change membership, so the invariants hold), and of the
+// limit max_groups from anyone but a superuser.
 func (t *Tenancy) OnUserWriteRequest(e *core.RecordRequestEvent) error {
-	info, err := e.RequestInfo()
-	if err != nil {
+	for _, f := range serverSetUserFields {
+		if sends, err := sendsChange(e, f); err != nil {
+			return err
+		} else if sends {
+			return fieldError(f, "read_only", f+" is set by the server; join by invite, leave with the membership routes")
+		}
+	}
+	if err := superuserOnly(e, []string{"max_groups"}); err != nil {
 		return err
 	}
-	for _, f := range serverSetUserFields {
-		if _, sent := info.Body[f]; !sent {
-			continue
+	return e.Next()
+}
+
+// OnUserUpdate writes only the fields this save changed, and puts the
+// memberships copy back from the rows whatever the save carried: a user's
+// profile save must not write back a membership list it loaded earlier.
+func (t *Tenancy) OnUserUpdate(e *core.RecordEvent) error {
+	return inTransaction(e, func(tx core.App) error {
+		e.Record.IgnoreUnchangedFields(true)
+		if err := e.Next(); err != nil {
+			return err
 		}
-		if e.Record.IsNew() || !sameValue(e.Record.Get(f), e.Record.Original().Get(f)) {
-			return fieldError(f, "read_only", f+" is set by the server; use the group membership routes")
+		return syncUserGroups(tx, e.Record.Id)
+	})
+}
+
+// OnUserDeleteRequest keeps groups from losing their owner: a user who owns
+// a group with other members must transfer it (or delete it) first, checked
+// in the deleting transaction so a join cannot slip in between. Their
+// personal group and groups they alone are in go with them (owner cascade).
+func (t *Tenancy) OnUserDeleteRequest(e *core.RecordRequestEvent) error {
+	return t.guard(e, func(tx core.App) error {
+		var shared []string
+		err := tx.DB().NewQuery(`
+			SELECT g.name FROM groups g
+			WHERE g.owner = {:user} AND EXISTS (
+				SELECT 1 FROM memberships m WHERE m.[[group]] = g.id AND m.[[user]] != {:user})
+			ORDER BY g.name`).
+			Bind(dbx.Params{"user": e.Record.Id}).Column(&shared)
+		if err != nil {
+			return err
+		}
+		if len(shared) > 0 {
+			return fieldError("id", "owns_groups", "this user owns the shared group \""+shared[0]+"\"; transfer its ownership or delete it first")
+		}
+		return nil
+	})
+}
+
+// OnUserDelete records, for each group the user was a member of (and does
+// not own), that they left with their account.
+func (t *Tenancy) OnUserDelete(e *core.RecordEvent) error {
+	return inTransaction(e, func(tx core.App) error {
+		var groups []string
+		err := tx.DB().NewQuery(`SELECT m.[[group]] FROM memberships m JOIN groups g ON g.id = m.[[group]]
+			WHERE m.[[user]] = {:u} AND g.owner != {:u}`).Bind(dbx.Params{"u": e.Record.Id}).Column(&groups)
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			if err := t.record(tx, Event{Group: g, Action: "member.left", Target: e.Record.Id,
+				Data: map[string]any{"reason": "account deleted"}}); err != nil {
+				return err
+			}
+		}
+		return e.Next()
+	})
+}
+
+// OnUserEnrich shows a user's memberships and limits to themself (and
+// superusers) only; co-members see each other's name and avatar, nothing
+// else (SPEC §7 Privacy). The email follows PocketBase's emailVisibility.
+func (t *Tenancy) OnUserEnrich(e *core.RecordEnrichEvent) error {
+	auth := e.RequestInfo.Auth
+	switch {
+	case auth != nil && auth.IsSuperuser():
+	case auth != nil && auth.Id == e.Record.Id && auth.Collection().Name == Users:
+		e.Record.Unhide("groups", "mygroup", "max_groups")
+	default:
+		e.Record.Hide("verified", "emailVisibility", "created", "updated")
+	}
+	return e.Next()
+}
+
+// userQueryFields are the users fields a non-superuser may sort or filter
+// by: the ones co-members see. Sorting by a hidden value (an email) would
+// reveal it letter by letter.
+var userQueryFields = map[string]bool{"id": true, "name": true, "@random": true, "@rowid": true}
+
+// CheckUsersQuery refuses, for non-superusers, sort and filter terms of a
+// users records request outside userQueryFields, with a 400 naming the
+// parameter. It runs as a router middleware, before PocketBase builds the
+// query (which would refuse hidden fields with a bare 400, and sort by email
+// without a word).
+func CheckUsersQuery(e *core.RequestEvent) error {
+	if e.Request.Method != http.MethodGet || !strings.HasPrefix(e.Request.URL.Path, "/api/collections/") || e.HasSuperuserAuth() {
+		return e.Next()
+	}
+	rest := strings.TrimPrefix(e.Request.URL.Path, "/api/collections/")
+	name, tail, _ := strings.Cut(rest, "/")
+	if !strings.HasPrefix(tail, "records") {
+		return e.Next()
+	}
+	if users, err := e.App.FindCachedCollectionByNameOrId(Users); err != nil || (name != users.Name && name != users.Id) {
+		return e.Next()
+	}
+	q := e.Request.URL.Query()
+	for _, term := range strings.Split(q.Get("sort"), ",") {
+		field := strings.TrimLeft(strings.TrimSpace(term), "+-")
+		if field != "" && !userQueryFields[field] {
+			return fieldError("sort", "not_allowed", "users can be sorted by id and name only")
+		}
+	}
+	if f := strings.TrimSpace(q.Get("filter")); f != "" {
+		groups, err := fexpr.Parse(f)
+		if err != nil {
+			return fieldError("filter", "invalid", "invalid filter: "+err.Error())
+		}
+		if bad := filterFieldOutside(groups, userQueryFields); bad != "" {
+			return fieldError("filter", "not_allowed", "users can be filtered by id and name only, not "+bad)
+		}
+	}
+	for _, ex := range strings.Split(q.Get("expand"), ",") {
+		if f, _, _ := strings.Cut(strings.TrimSpace(ex), "."); f == "groups" || f == "mygroup" {
+			return fieldError("expand", "not_allowed", "a user's groups are not expandable here; list your groups instead")
 		}
 	}
 	return e.Next()
 }
 
-// OnUserDeleteRequest keeps groups from losing their owner: a user who owns
-// a shared group must transfer it (or delete it) first. Their personal group
-// and groups they alone are in go with them (owner cascade).
-func (t *Tenancy) OnUserDeleteRequest(e *core.RecordRequestEvent) error {
-	var shared []struct {
-		Name string `db:"name"`
+// filterFieldOutside returns the first field a filter names that is not in
+// allowed ("" when none). Request macros (@request.auth.id, @now…) are
+// values, not fields of the listed records.
+func filterFieldOutside(groups []fexpr.ExprGroup, allowed map[string]bool) string {
+	for _, g := range groups {
+		switch item := g.Item.(type) {
+		case fexpr.Expr:
+			for _, tok := range []fexpr.Token{item.Left, item.Right} {
+				switch tok.Type {
+				case fexpr.TokenIdentifier:
+					name := tok.Literal
+					if strings.HasPrefix(name, "@request.auth.id") || (strings.HasPrefix(name, "@") && !strings.HasPrefix(name, "@collection") && !strings.HasPrefix(name, "@request")) {
+						continue
+					}
+					if !allowed[name] {
+						return name
+					}
+				case fexpr.TokenFunction:
+					return tok.Literal
+				}
+			}
+		case []fexpr.ExprGroup:
+			if bad := filterFieldOutside(item, allowed); bad != "" {
+				return bad
+			}
+		}
 	}
-	err := e.App.DB().NewQuery(`
-		SELECT g.name FROM groups g
-		WHERE g.owner = {:user} AND g.personal = FALSE AND EXISTS (
-			SELECT 1 FROM users u, json_each(u.groups) m
-			WHERE m.value = g.id AND u.id != {:user})`).
-		Bind(dbx.Params{"user": e.Record.Id}).All(&shared)
-	if err != nil {
-		return err
-	}
-	if len(shared) > 0 {
-		return fieldError("id", "owns_groups", "this user owns the shared group \""+shared[0].Name+"\"; transfer its ownership or delete it first")
-	}
-	return e.Next()
+	return ""
 }
