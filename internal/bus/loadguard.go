@@ -145,6 +145,9 @@ func (g *loadGuard) end(pub, token string, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	e := g.entries[pub]
+	if e == nil { // cannot happen (entries with a Fetch under way are kept); never panic in a connect
+		return
+	}
 	e.reading--
 	e.last = time.Now()
 	e.gen++

@@ -334,10 +334,17 @@ func (s *Server) jsAccountDir(pub string) string {
 }
 
 func (s *Server) removeJetStreamDir(pub string) error {
-	if err := os.RemoveAll(s.jsAccountDir(pub)); err != nil {
-		return fmt.Errorf("bus: remove jetstream data of %s: %w", pub, err)
+	var err error
+	for range 5 {
+		// A load of the account racing the delete (see loadguard.go) can
+		// create files while they are removed: "directory not empty".
+		// The guard tombstones such a load; the removal is tried again.
+		if err = os.RemoveAll(s.jsAccountDir(pub)); err == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return nil
+	return fmt.Errorf("bus: remove jetstream data of %s: %w", pub, err)
 }
 
 // StoredAccounts lists the accounts with JetStream data on disk: the only
