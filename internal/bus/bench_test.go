@@ -59,3 +59,15 @@ func BenchmarkRevokeToClose(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(n), "µs/revoke-close")
 }
+
+// BenchmarkSyncAccountNotLoaded is SyncAccount after a project create on the
+// embedded server: the account is not loaded, so nothing is read or pushed.
+func BenchmarkSyncAccountNotLoaded(b *testing.B) {
+	e := newEnv(b)
+	pub := e.project("p")
+	for b.Loop() {
+		if err := e.srv.SyncAccount(pub); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

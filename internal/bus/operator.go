@@ -445,7 +445,8 @@ type UserSpec struct {
 	// inboxes, consumers to ack without the JetStream API. It also lets the
 	// credential reply to its own messages, so a credential that may
 	// publish to a subject it subscribes to can reach any subject once per
-	// message: it does not confine publishing.
+	// message (but the JetStream API: nats-server refuses $JS.* reply
+	// subjects from clients): it does not confine publishing.
 	AllowResponses bool
 	// JetStream gives a restricted credential the JetStream API (and so KV
 	// and Object Store). The API reads and writes every stream of the

@@ -113,8 +113,24 @@ func TestAllowResponses(t *testing.T) {
 		}
 		svc.Close()
 	}
-	// Even with allow_responses a JetStream API subject is no reply target.
+	// What the doc says allow_responses means: a credential that subscribes
+	// to what it publishes reaches any subject once per message...
 	free, _ := e.connect(e.user(UserSpec{ProjectID: "p", Name: "free"}))
+	shutdown, _ := free.SubscribeSync("admin.shutdown")
+	free.Flush()
+	self, _ := e.connect(e.user(UserSpec{ProjectID: "p", Name: "self", PubAllow: []string{"app.>"}, AllowResponses: true}))
+	own, _ := self.SubscribeSync("app.own")
+	self.Flush()
+	self.PublishMsg(&nats.Msg{Subject: "app.own", Reply: "admin.shutdown"})
+	if m, err := own.NextMsg(2 * time.Second); err != nil {
+		t.Fatal(err)
+	} else {
+		m.Respond([]byte("documented"))
+	}
+	if m, err := shutdown.NextMsg(2 * time.Second); err != nil || string(m.Data) != "documented" {
+		t.Fatalf("allow_responses self-reply: %v", err)
+	}
+	// ...but a JetStream API subject is no reply target.
 	c := ctx(t)
 	freeJS := newJS(t, free)
 	if _, err := freeJS.CreateStream(c, jetstream.StreamConfig{Name: "VICTIM", Subjects: []string{"victim.>"}}); err != nil {
