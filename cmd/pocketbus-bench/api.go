@@ -95,6 +95,48 @@ func signUp(base string) (*api, error) {
 	return a, nil
 }
 
+// liftLimits makes u a tenant without fair-share limits (superuser-set
+// fields; older binaries ignore them): the benchmark creates far more
+// projects in one group than a tenant may by default.
+func liftLimits(base string, u *api) error {
+	su, err := superuser(base)
+	if err != nil {
+		return err
+	}
+	if err := su.do("PATCH", "/api/collections/users/records/"+u.ID, map[string]any{"max_groups": -1}, nil); err != nil {
+		return err
+	}
+	return su.do("PATCH", "/api/collections/groups/records/"+u.MyGroup, map[string]any{"max_projects": -1, "js_share": 100}, nil)
+}
+
+// superuser signs in as the benchmark's superuser.
+func superuser(base string) (*api, error) {
+	su := &api{base: base}
+	var auth struct {
+		Token string `json:"token"`
+	}
+	if err := su.do("POST", "/api/collections/_superusers/auth-with-password", map[string]any{"identity": superEmail, "password": superPass}, &auth); err != nil {
+		return nil, err
+	}
+	su.token = auth.Token
+	return su, nil
+}
+
+// accountJWT reads a project's account key and signed JWT (hidden fields,
+// superusers only).
+func accountJWT(base, projectID string) (pub, token string, err error) {
+	su, err := superuser(base)
+	if err != nil {
+		return "", "", err
+	}
+	var p struct {
+		Account    string `json:"account"`
+		AccountJWT string `json:"account_jwt"`
+	}
+	err = su.do("GET", "/api/collections/projects/records/"+projectID, nil, &p)
+	return p.Account, p.AccountJWT, err
+}
+
 type project struct {
 	ID      string `json:"id"`
 	Account string `json:"account"`

@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/pocketbus/pocketbus/internal/bus"
-	"github.com/pocketbus/pocketbus/internal/tenancy"
 )
 
 // figure is one measured number with its runs and target.
@@ -133,6 +132,9 @@ func (b *bench) run() (*results, error) {
 	}
 	defer func() { b.pb.stop() }()
 	if b.user, err = signUp(b.pb.URL); err != nil {
+		return nil, err
+	}
+	if err := liftLimits(b.pb.URL, b.user); err != nil {
 		return nil, err
 	}
 	main, err := b.user.createProject("bench-main")
@@ -348,6 +350,9 @@ func (b *bench) flatness(levelRates map[int]float64) error {
 	defer func() { ref.stop() }()
 	refUser, err := signUp(ref.URL)
 	if err != nil {
+		return err
+	}
+	if err := liftLimits(ref.URL, refUser); err != nil {
 		return err
 	}
 	ref.stop()
@@ -568,8 +573,8 @@ func (b *bench) memory() error {
 		return err
 	}
 	creds := make([]bus.IssuedUser, len(ids))
-	for i, id := range ids {
-		if creds[i], err = op.IssueUser(bus.UserSpec{ProjectID: id, Name: "mem"}); err != nil {
+	for i, p := range ids {
+		if creds[i], err = op.IssueUser(bus.UserSpec{ProjectID: p.ID, Salt: p.Salt, Name: "mem", JetStream: true}); err != nil {
 			return err
 		}
 	}
@@ -649,7 +654,7 @@ func (b *bench) connects() error {
 	if err != nil {
 		return err
 	}
-	accPub, accJWT, err := op.AccountJWT(bus.Account{ProjectID: b.projects[0].ID, Limits: tenancy.DefaultLimits})
+	accPub, accJWT, err := accountJWT(b.pb.URL, b.projects[0].ID)
 	if err != nil {
 		return err
 	}

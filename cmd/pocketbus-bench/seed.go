@@ -25,7 +25,7 @@ func seedProjects(dataDir, group string, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	type row struct{ id, pub, token string }
+	type row struct{ id, salt, pub, token string }
 	rows := make([]row, n)
 	ids := make(chan int, 1024)
 	var wg sync.WaitGroup
@@ -36,15 +36,15 @@ func seedProjects(dataDir, group string, n int) ([]string, error) {
 		go func() {
 			defer wg.Done()
 			for i := range ids {
-				id := randomID()
-				pub, token, err := op.AccountJWT(bus.Account{ProjectID: id, Limits: tenancy.DefaultLimits})
+				id, salt := randomID(), bus.NewAccountSalt()
+				pub, token, err := op.AccountJWT(bus.Account{ProjectID: id, Salt: salt, Limits: tenancy.DefaultLimits})
 				if err != nil {
 					mu.Lock()
 					firstErr = err
 					mu.Unlock()
 					continue
 				}
-				rows[i] = row{id, pub, token}
+				rows[i] = row{id, salt, pub, token}
 			}
 		}()
 	}
@@ -66,9 +66,9 @@ func seedProjects(dataDir, group string, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmt, err := tx.Prepare("INSERT INTO projects (id, name, `group`, description, account, account_jwt, revocations, disabled," +
+	stmt, err := tx.Prepare("INSERT INTO projects (id, name, `group`, description, account, account_jwt, account_salt, disabled," +
 		" max_connections, max_payload, js_max_memory, js_max_disk, js_max_streams, js_max_consumers, created, updated)" +
-		" VALUES (?, ?, ?, '', ?, ?, '{}', FALSE, ?, ?, ?, ?, ?, ?, ?, ?)")
+		" VALUES (?, ?, ?, '', ?, ?, ?, FALSE, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		tx.Rollback()
 		return nil, err
@@ -77,7 +77,7 @@ func seedProjects(dataDir, group string, n int) ([]string, error) {
 	l := tenancy.DefaultLimits
 	out := make([]string, n)
 	for i, r := range rows {
-		if _, err := stmt.Exec(r.id, "seed-"+r.id, group, r.pub, r.token,
+		if _, err := stmt.Exec(r.id, "seed-"+r.id, group, r.pub, r.token, r.salt,
 			l.MaxConnections, l.MaxPayload, l.JSMaxMemory, l.JSMaxDisk, l.JSMaxStreams, l.JSMaxConsumers, now, now); err != nil {
 			tx.Rollback()
 			return nil, fmt.Errorf("insert seeded project: %w", err)
@@ -104,13 +104,20 @@ func randomID() string {
 }
 
 // projectIDs lists up to n seeded project ids of a stopped or running data dir.
-func projectIDs(dataDir string, n int) ([]string, error) {
+func projectIDs(dataDir string, n int) ([]seeded, error) {
 	db, err := core.DefaultDBConnect(filepath.Join(dataDir, "data.db"))
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	var ids []string
-	err = db.NewQuery(fmt.Sprintf("SELECT id FROM projects WHERE name LIKE 'seed-%%' LIMIT %d", n)).Column(&ids)
-	return ids, err
+	var out []seeded
+	err = db.NewQuery(fmt.Sprintf("SELECT id, account_salt FROM projects WHERE name LIKE 'seed-%%' LIMIT %d", n)).All(&out)
+	return out, err
+}
+
+// seeded is a seeded project's id and account salt, enough to mint its
+// credentials with the data dir's operator.
+type seeded struct {
+	ID   string `db:"id"`
+	Salt string `db:"account_salt"`
 }
