@@ -112,7 +112,7 @@ async function main() {
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const serverLog = []
-  server = spawn(bin, ['serve', '--http', `127.0.0.1:${port}`, '--dir', join(tmp, 'pb_data'), '--nats-listen', '127.0.0.1:0', '--nats-ws-listen', '127.0.0.1:0'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] })
+  server = spawn(bin, ['serve', '--http', `127.0.0.1:${port}`, '--dir', join(tmp, 'pb_data'), '--nats-listen', '127.0.0.1:0', '--nats-ws-listen', '127.0.0.1:0', '--rate-limits=false'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] })
   server.stdout.on('data', (d) => serverLog.push(String(d)))
   server.stderr.on('data', (d) => serverLog.push(String(d)))
   cleanup.push(() => server.exitCode === null && server.kill('SIGTERM'))
@@ -137,7 +137,7 @@ async function run(base, info) {
   const { Kvm } = await import('@nats-io/kv')
   const { Objm } = await import('@nats-io/obj')
 
-  const ctxA = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true })
+  const ctxA = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true, permissions: ['clipboard-read', 'clipboard-write'] })
   page = await ctxA.newPage()
   const consoleErrors = []
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()))
@@ -146,8 +146,25 @@ async function run(base, info) {
   const stamp = Date.now().toString(36)
   const userA = { name: 'Ada Lovelace', email: `ada-${stamp}@example.com`, password: 'correct horse 1' }
   const userB = { name: 'Bob Other', email: `bob-${stamp}@example.com`, password: 'battery staple 2' }
+  const userC = { name: 'Cy Member', email: `cy-${stamp}@example.com`, password: 'tr0ubador 3x' }
   const s = {} // shared state between steps
   const url = () => new URL(page.url()).pathname
+  // REST from outside the page, as the user signed in on a page
+  const authOf = (p) => p.evaluate(() => JSON.parse(localStorage.getItem('pocketbase_auth') || '{}'))
+  const rest = async (p, path, { method = 'GET', body } = {}) => {
+    const { token } = await authOf(p)
+    const r = await fetch(`${base}${path}`, { method, headers: { Authorization: token, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+    const text = await r.text()
+    let json = null
+    try { json = text ? JSON.parse(text) : null } catch { /* not JSON */ }
+    return { status: r.status, json, text }
+  }
+  const q = (o) => new URLSearchParams(o).toString()
+  const natsConnect = (opts) => nats.connect({ servers: info.nats.url, maxReconnectAttempts: 0, timeout: 3000, ...opts })
+  const credsAuth = (creds) => nats.credsAuthenticator(new TextEncoder().encode(creds))
+  const canConnect = (creds) => natsConnect({ authenticator: credsAuth(creds) }).then((c) => c.close().then(() => true), () => false)
+  // resolves to 'closed' when the connection closes within ms, else 'open'
+  const closesWithin = (nc, ms) => Promise.race([nc.closed().then(() => 'closed'), sleep(ms).then(() => 'open')])
 
   log('\nE2E steps:')
   await step('committed web/dist is the build of web/src', async () => {
@@ -235,6 +252,46 @@ async function run(base, info) {
     await page.getByRole('button', { name: 'Done' }).click()
     await shot('credentials-desktop')
   })
+
+  await step('credential options: help texts; JetStream follows the lists; the records carry the flags (REST); the list shows the grants', async () => {
+    await page.goto(`${base}/g/${s.gid}/p/${s.pid}/credentials`)
+    const opts = page.getByTestId('cred-options')
+    await opts.getByText('it can read and write every stream of this project').waitFor({ timeout: T })
+    await opts.getByText('lets the client publish one reply to the reply subject of each message it receives').waitFor({ timeout: T })
+    const js = page.getByLabel('JetStream, Key-Value and Object Store')
+    const resp = page.getByLabel('Allow responses')
+    if (!(await js.isChecked()) || (await resp.isChecked())) throw new Error('defaults without lists should be JetStream on, responses off')
+    // a responder: one subscribe list → JetStream goes off by itself; responses asked for
+    await page.getByLabel('Name').fill('responder')
+    await page.getByRole('button', { name: /Permissions/ }).click()
+    await page.getByLabel('Subscribe — allow').fill('svc.>\njobs.> workers')
+    await waitFor(async () => !(await js.isChecked()), { what: 'JetStream off once a list is given' })
+    await resp.check()
+    await page.getByRole('button', { name: 'Issue credential' }).click()
+    await page.getByText('Credential “responder” issued').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Dismiss without downloading' }).click()
+    // a restricted client that is given JetStream by hand
+    await page.getByLabel('Name').fill('js-reader')
+    if (!(await page.getByLabel('Publish — allow').isVisible())) await page.getByRole('button', { name: /Permissions/ }).click()
+    await page.getByLabel('Publish — allow').fill('reports.>')
+    await js.check()
+    await page.getByRole('button', { name: 'Issue credential' }).click()
+    await page.getByText('Credential “js-reader” issued').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Dismiss without downloading' }).click()
+    const list = (await rest(page, `/api/collections/credentials/records?${q({ filter: `project = "${s.pid}"`, perPage: 50 })}`)).json
+    const rec = (n) => list.items.find((c) => c.name === n)
+    const want = { 'e2e client': [false, true], responder: [true, false], 'js-reader': [false, true] }
+    for (const [n, [ar, jsOn]] of Object.entries(want)) {
+      const c = rec(n)
+      if (!c || c.allow_responses !== ar || c.jetstream !== jsOn) throw new Error(`${n}: allow_responses ${c?.allow_responses}, jetstream ${c?.jetstream}; want ${ar}, ${jsOn}`)
+    }
+    if (JSON.stringify(rec('responder').sub_allow) !== JSON.stringify(['svc.>', 'jobs.> workers'])) throw new Error(`responder sub_allow ${JSON.stringify(rec('responder').sub_allow)}`)
+    await page.locator('li[data-cred="responder"]').getByTestId('cred-grants').getByText('no JetStream · may reply to requests').waitFor({ timeout: T })
+    await page.locator('li[data-cred="js-reader"]').getByTestId('cred-grants').getByText('JetStream, KV and Object Store').waitFor({ timeout: T })
+    await page.getByTestId('cred-options').scrollIntoViewIfNeeded()
+    await shot('credentials-options-desktop')
+    await page.getByRole('link', { name: 'Credentials' }).first().waitFor({ timeout: T })
+  }, { needs: false })
 
   await step('Node NATS client connects with the .creds; its message shows in the live tail; token renewal keeps the tail', async () => {
     s.nc = await nats.connect({ servers: info.nats.url, authenticator: nats.credsAuthenticator(new TextEncoder().encode(s.creds)), name: 'e2e', maxReconnectAttempts: 0 })
@@ -327,7 +384,7 @@ async function run(base, info) {
   await step('group page lists the project with usage; settings page', async () => {
     await page.goto(`${base}/g/${s.gid}`)
     await page.getByTestId('project-list').getByRole('link', { name: 'Orders' }).waitFor({ timeout: T })
-    await page.getByText(/Credential “e2e client” issued/).waitFor({ timeout: T })
+    await page.getByTestId('activity').getByText(`${userA.name} issued credential “e2e client” for “Orders”`).waitFor({ timeout: T })
     await page.getByText(/conn ·/).first().waitFor({ timeout: T })
     await shot('group-desktop')
     await page.goto(`${base}/g/${s.gid}/settings`)
@@ -384,26 +441,187 @@ async function run(base, info) {
     s.pageB = pb2
   }, { needs: false })
 
-  await step('group settings: plain-word error, add member by email, member sees the group, rename, remove', async () => {
-    await page.goto(`${base}/g/${s.gid}`)
-    await page.getByTestId('group-name').waitFor({ timeout: T })
-    await page.getByText('1 member', { exact: true }).waitFor({ timeout: T })
+  await step('invite link: the owner makes and copies it; a signed-out visitor signs up, comes back, joins; the link is then used up', async () => {
+    if (!s.pageB) throw new Error('no second user page')
     await page.goto(`${base}/g/${s.gid}/settings`)
-    await page.getByLabel('Add a member by email').fill(`nobody-${stamp}@example.com`)
-    await page.getByRole('button', { name: 'Add member' }).click()
-    await page.getByText('There is no Pocketbus user with that email').waitFor({ timeout: T })
-    await page.getByLabel('Add a member by email').fill(userB.email)
-    await page.getByRole('button', { name: 'Add member' }).click()
-    await page.getByTestId('member-list').getByText(userB.name).waitFor({ timeout: T })
-    // B sees the group without reloading (realtime), then the project
-    await waitFor(async () => (await s.pageB.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'B sees Team Alpha (realtime)' })
+    await page.getByRole('heading', { name: 'Invite people' }).waitFor({ timeout: T })
+    if (await page.getByLabel(/Add a member by email/).count()) throw new Error('the add-by-email form is still there')
+    await page.getByLabel('Link expires after').selectOption('7d')
+    await page.getByLabel('Number of people').fill('1')
+    await page.getByRole('button', { name: 'Create invite link' }).click()
+    const link = await page.locator('#invite-url').inputValue({ timeout: T })
+    const m = /^(https?:\/\/[^/]+)\/join\/([A-Za-z0-9_-]{20,})$/.exec(link)
+    if (!m || m[1] !== base) throw new Error(`invite link ${link}`)
+    s.inviteToken = m[2]
+    await page.getByRole('button', { name: 'Copy link' }).click()
+    await page.getByRole('button', { name: 'Copied' }).waitFor({ timeout: T })
+    await shot('invite-link-desktop')
+    const copied = await page.evaluate(() => navigator.clipboard.readText())
+    if (copied !== link) throw new Error(`clipboard has ${JSON.stringify(copied)}`)
+    await page.getByTestId('invite-list').getByText('0 of 1 use').waitFor({ timeout: T })
+    const invs = (await rest(page, `/api/collections/invites/records?${q({ filter: `group = "${s.gid}"` })}`)).json
+    if (invs?.totalItems !== 1 || invs.items[0].max_uses !== 1 || invs.items[0].uses !== 0 || 'token' in invs.items[0] || 'token_hash' in invs.items[0]) throw new Error(`invites (REST): ${JSON.stringify(invs)}`)
+    const days = (Date.parse(invs.items[0].expires.replace(' ', 'T')) - Date.now()) / 86400e3
+    if (days < 6.9 || days > 7.01) throw new Error(`expires in ${days} days`)
+    // shown once: a reload does not show it again
+    await page.reload()
+    await page.getByTestId('invite-list').waitFor({ timeout: T })
+    if (await page.locator('#invite-url').count()) throw new Error('the link is shown again after a reload')
+    // the owner watches the group page while the invitee joins (realtime)
+    await page.goto(`${base}/g/${s.gid}`)
+    await page.getByTestId('group-members').waitFor({ timeout: T })
+
+    const ctxC = await browser.newContext({ viewport: DESKTOP })
+    const pc = await ctxC.newPage()
+    s.pageC = pc
+    await pc.goto(copied)
+    await pc.getByRole('heading', { name: 'You are invited to a group' }).waitFor({ timeout: T })
+    if ((await pc.title()) !== 'You are invited · Pocketbus') throw new Error(`title ${await pc.title()}`)
+    await pc.getByRole('link', { name: 'Create an account' }).click()
+    await pc.getByLabel('Name').fill(userC.name)
+    await pc.getByLabel('Email address').fill(userC.email)
+    await pc.getByLabel('Password', { exact: true }).fill(userC.password)
+    await pc.getByLabel('Confirm password').fill(userC.password)
+    await pc.getByRole('button', { name: 'Create account' }).click()
+    await pc.getByRole('heading', { name: 'Join Team Alpha?' }).waitFor({ timeout: T })
+    if (new URL(pc.url()).pathname !== `/join/${s.inviteToken}`) throw new Error(`after sign-up at ${pc.url()}`)
+    if ((await pc.title()) !== 'Join Team Alpha? · Pocketbus') throw new Error(`title ${await pc.title()}`)
+    await pc.getByText(`${userA.name} invited you`).waitFor({ timeout: T })
+    await shot('join-desktop', pc)
+    await pc.getByRole('button', { name: 'Join Team Alpha' }).click()
+    await waitFor(() => new URL(pc.url()).pathname === `/g/${s.gid}`, { what: 'the new member on the group page' })
+    await pc.getByTestId('group-name').getByText('Team Alpha').waitFor({ timeout: T })
+    s.authC = await authOf(pc)
+    const ms = (await rest(page, `/api/collections/memberships/records?${q({ filter: `group = "${s.gid}"`, expand: 'user' })}`)).json
+    if (!ms.items.some((x) => x.user === s.authC.record.id)) throw new Error('no membership row for the new member (REST)')
+    const ownA = (await authOf(page)).record.id
+    const others = ms.items.filter((x) => x.user !== ownA)
+    if (!others.length || others.some((x) => !x.expand?.user || x.expand.user.email || 'groups' in x.expand.user)) throw new Error(`the owner sees of a co-member: ${JSON.stringify(others.map((x) => x.expand?.user))}`)
+    // the owner sees them join without reloading: members and activity
+    await page.getByTestId('group-members').getByText(userC.name).waitFor({ timeout: T })
+    await page.getByTestId('activity').getByText(`${userC.name} joined (invited by ${userA.name})`).waitFor({ timeout: T })
+    // used up: REST says 404, a third user gets the plain page
+    const used = await rest(s.pageB, `/api/pocketbus/invites/${s.inviteToken}`)
+    if (used.status !== 404) throw new Error(`used-up invite answers ${used.status}`)
+    await s.pageB.goto(copied)
+    await s.pageB.getByRole('heading', { name: 'This invite link is no longer valid' }).waitFor({ timeout: T })
+    if ((await s.pageB.title()) !== 'Invite no longer valid · Pocketbus') throw new Error(`title ${await s.pageB.title()}`)
+    if (await s.pageB.getByRole('button', { name: /^Join/ }).count()) throw new Error('a used-up link still offers Join')
+    await page.goto(`${base}/g/${s.gid}/settings`)
+    await page.getByText('None. Links that expired or were used up are not listed.').waitFor({ timeout: T })
+  }, { needs: false })
+
+  // The member issues a credential and holds a web-token connection; the
+  // owner removes them in the dialog. Returns what the checks need.
+  const memberWithAccess = async (credName) => {
+    const issued = await rest(s.pageC, `/api/pocketbus/projects/${s.pid}/credentials`, { method: 'POST', body: { name: credName } })
+    if (issued.status !== 200) throw new Error(`member issue: ${issued.status} ${issued.text}`)
+    const nc = await natsConnect({ authenticator: credsAuth(issued.json.creds), name: credName })
+    cleanup.push(() => nc.close().catch(() => {}))
+    const tok = await rest(s.pageC, `/api/pocketbus/projects/${s.pid}/token`, { method: 'POST', body: {} })
+    if (tok.status !== 200) throw new Error(`member token: ${tok.status}`)
+    const web = await natsConnect({ authenticator: nats.jwtAuthenticator(tok.json.jwt, new TextEncoder().encode(tok.json.seed)), name: 'member-web' })
+    cleanup.push(() => web.close().catch(() => {}))
+    return { id: issued.json.id, creds: issued.json.creds, nc, web }
+  }
+  const openRemoval = async () => {
+    await page.goto(`${base}/g/${s.gid}/settings`)
+    await page.getByTestId('member-list').locator('li', { hasText: userC.name }).getByRole('button', { name: 'Remove' }).click({ timeout: T })
+    const dlg = page.getByTestId('remove-dialog')
+    await dlg.getByText(`Remove ${userC.name} from`).waitFor({ timeout: T })
+    await dlg.getByText('browser sessions on the group’s projects are disconnected').waitFor({ timeout: T })
+    return dlg
+  }
+  const liveCount = async () => (await rest(page, `/api/collections/credentials/records?${q({ filter: `created_by = "${s.authC.record.id}" && project.group = "${s.gid}" && revoked = ""` })}`)).json.totalItems
+  const stillMember = async () => (await rest(page, `/api/collections/memberships/records?${q({ filter: `group = "${s.gid}" && user = "${s.authC.record.id}"` })}`)).json.totalItems > 0
+
+  await step('removal dialog: says what happens; without "keep" the member\'s credential is refused and their web-token connection closes', async () => {
+    if (!s.authC) throw new Error('no invited member')
+    await s.pageC.goto(`${base}/g/${s.gid}/p/${s.pid}`)
+    await waitFor(async () => (await s.pageC.getByTestId('nats-status').textContent()) === 'connected', { what: 'member browser NATS connection' })
+    const a = await memberWithAccess('cy-svc')
+    const n = await liveCount()
+    if (n !== 1) throw new Error(`member has ${n} live credentials (REST), want 1`)
+    const dlg = await openRemoval()
+    await dlg.getByText('The 1 credential they created in this group’s projects is revoked').waitFor({ timeout: T })
+    if (await dlg.getByLabel('Keep their credentials').isChecked()) throw new Error('"keep" checked by default')
+    await shot('remove-member-desktop')
+    const t0 = Date.now()
+    const del = page.waitForResponse((r) => r.request().method() === 'DELETE' && r.url().includes(`/members/${s.authC.record.id}`), { timeout: T })
+    const at = (nc) => nc.closed().then(() => Date.now())
+    const [webAt, credAt] = [at(a.web), at(a.nc)]
+    await dlg.getByRole('button', { name: 'Remove member' }).click()
+    const res = await del
+    const t1 = Date.now()
+    if (res.status() !== 204 || res.url().includes('keep_credentials=true')) throw new Error(`DELETE ${res.url()} → ${res.status()}`)
+    const [web, cred] = await Promise.all([closesWithin(a.web, 5000), closesWithin(a.nc, 5000)])
+    if (web !== 'closed') throw new Error('member web-token connection still open 5 s after removal')
+    if (cred !== 'closed') throw new Error('member credential connection still open 5 s after removal')
+    log(`      removal: DELETE answered ${t1 - t0} ms after the click; web-token connection closed ${(await webAt) - t1} ms, credential connection ${(await credAt) - t1} ms after the answer`)
+    if (await canConnect(a.creds)) throw new Error('removed member\'s credential still connects')
+    if (await stillMember()) throw new Error('still a member (REST)')
+    const rec = (await rest(page, `/api/collections/credentials/records/${a.id}`)).json
+    if (!rec?.revoked) throw new Error(`credential record not revoked: ${JSON.stringify(rec)}`)
+    await waitFor(async () => (await page.getByTestId('member-list').getByText(userC.name).count()) === 0, { what: 'member gone from the list' })
+    // the member's own browser: connection lost, group gone from the selector (realtime)
+    await waitFor(async () => (await s.pageC.getByTestId('nats-status').textContent()) !== 'connected', { what: 'member browser NATS disconnected' })
+    await waitFor(async () => !(await s.pageC.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'group gone from the member\'s selector (realtime)' })
+  }, { needs: false })
+
+  await step('removal dialog with "Keep their credentials": the member\'s credential still connects', async () => {
+    if (!s.authC) throw new Error('no invited member')
+    const inv = await rest(page, `/api/pocketbus/groups/${s.gid}/invites`, { method: 'POST', body: {} })
+    if (inv.status !== 200) throw new Error(`invite: ${inv.status} ${inv.text}`)
+    const acc = await rest(s.pageC, `/api/pocketbus/invites/${inv.json.token}/accept`, { method: 'POST', body: {} })
+    if (acc.status !== 200) throw new Error(`accept: ${acc.status} ${acc.text}`)
+    const a = await memberWithAccess('cy-kept')
+    const dlg = await openRemoval()
+    await dlg.getByText('The 1 credential they created in this group’s projects is revoked').waitFor({ timeout: T })
+    await dlg.getByLabel('Keep their credentials').check()
+    await dlg.getByText('keeps working and stays in the projects’ credential lists').waitFor({ timeout: T })
+    await dlg.getByRole('button', { name: 'Remove member' }).click()
+    await waitFor(async () => !(await stillMember()), { what: 'membership gone (REST)' })
+    if ((await closesWithin(a.web, 3000)) !== 'closed') throw new Error('member web-token connection still open 3 s after removal')
+    if (a.nc.isClosed()) throw new Error('kept credential was disconnected')
+    if (!(await canConnect(a.creds))) throw new Error('kept credential no longer connects')
+    const rec = (await rest(page, `/api/collections/credentials/records/${a.id}`)).json
+    if (rec?.revoked) throw new Error('kept credential is marked revoked')
+    await page.goto(`${base}/g/${s.gid}/p/${s.pid}/credentials`)
+    await page.locator('li[data-cred="cy-kept"]').getByText('by a former member').waitFor({ timeout: T })
+    await page.locator('li[data-cred="cy-kept"]').getByText('Active', { exact: true }).waitFor({ timeout: T })
+    const ev = (await rest(page, `/api/collections/events/records?${q({ filter: `group = "${s.gid}" && action = "member.removed"`, sort: '-created' })}`)).json
+    const kept = ev.items.map((e) => e.data.kept_credentials)
+    if (JSON.stringify(kept) !== '[true,false]') throw new Error(`member.removed events kept_credentials ${JSON.stringify(kept)}`)
+    await a.nc.close()
+  }, { needs: false })
+
+  await step('activity: sentences from events, newest first, refreshed by realtime', async () => {
+    await page.goto(`${base}/g/${s.gid}`)
+    const act = page.getByTestId('activity')
+    await act.getByText(`${userA.name} removed a former member and kept their credentials`).waitFor({ timeout: T })
+    await act.getByText(`${userA.name} removed a former member and revoked their 1 credential`).waitFor({ timeout: T })
+    await act.getByText(`${userA.name} revoked credential “cy-svc” in “Orders” (member removed)`).waitFor({ timeout: T })
+    await act.getByText(`${userA.name} created an invite link (1 use)`).first().waitFor({ timeout: T })
+    const first = await act.locator('li').first().textContent()
+    if (!first.includes('kept their credentials')) throw new Error(`newest entry is ${first}`)
+    // a change made elsewhere shows up without reloading
+    const r = await rest(page, `/api/pocketbus/projects/${s.pid}/credentials`, { method: 'POST', body: { name: 'from-rest' } })
+    if (r.status !== 200) throw new Error(`issue: ${r.status}`)
+    await act.getByText(`${userA.name} issued credential “from-rest” for “Orders”`).waitFor({ timeout: T })
+    await rest(page, `/api/pocketbus/credentials/${r.json.id}/revoke`, { method: 'POST', body: {} })
+    await act.getByText(`${userA.name} revoked credential “from-rest” in “Orders”`).waitFor({ timeout: T })
+    await shot('group-activity-desktop')
+    await s.pageC.context().close()
+  }, { needs: false })
+
+  await step('group settings: rename; plain-word refusal of a duplicate name', async () => {
+    await page.goto(`${base}/g/${s.gid}/settings`)
+    await page.getByLabel('Group name').fill(userA.name)
+    await page.getByRole('button', { name: 'Rename' }).click()
+    await page.getByText('the owner already has a group named').first().waitFor({ timeout: T })
     await page.getByLabel('Group name').fill('Team Alpha One')
     await page.getByRole('button', { name: 'Rename' }).click()
     await page.getByText('Saved.').waitFor({ timeout: T })
-    await page.getByTestId('member-list').locator('li', { hasText: userB.name }).getByRole('button', { name: 'Remove' }).click()
-    await page.getByRole('dialog').getByRole('button', { name: 'Remove' }).click()
-    await waitFor(async () => (await page.getByTestId('member-list').getByText(userB.name).count()) === 0, { what: 'B removed' })
-    await waitFor(async () => !(await s.pageB.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'B no longer sees the group' })
   }, { needs: false })
 
   await step('group settings: transfer ownership to a member and back, the member leaves', async () => {
@@ -414,10 +632,17 @@ async function run(base, info) {
     const authB = await tokenOf(pb2)
     const getAs = (auth, p) => fetch(`${base}${p}`, { headers: { Authorization: auth.token } })
     const ownerNow = async () => (await (await getAs(authA, `/api/collections/groups/records/${s.gid}`)).json()).owner
-    // A adds B back, then hands the group over
+    // A invites B, who is signed in and accepts on the join page; then A hands the group over
+    const inv = await rest(page, `/api/pocketbus/groups/${s.gid}/invites`, { method: 'POST', body: { max_uses: 2 } })
+    if (inv.status !== 200) throw new Error(`invite: ${inv.status} ${inv.text}`)
+    await pb2.goto(inv.json.url)
+    await pb2.getByRole('heading', { name: 'Join Team Alpha One?' }).waitFor({ timeout: T })
+    await pb2.getByRole('button', { name: 'Join Team Alpha One' }).click()
+    await waitFor(() => new URL(pb2.url()).pathname === `/g/${s.gid}`, { what: 'B on the group page' })
+    // opening the link again as a member goes straight to the group
+    await pb2.goto(inv.json.url)
+    await waitFor(() => new URL(pb2.url()).pathname === `/g/${s.gid}`, { what: 'a member opening the link again lands on the group' })
     await page.goto(`${base}/g/${s.gid}/settings`)
-    await page.getByLabel('Add a member by email').fill(userB.email)
-    await page.getByRole('button', { name: 'Add member' }).click()
     await page.getByTestId('member-list').getByText(userB.name).waitFor({ timeout: T })
     await page.getByLabel('New owner').selectOption({ label: userB.name })
     await page.getByRole('button', { name: 'Transfer', exact: true }).click()
@@ -437,12 +662,14 @@ async function run(base, info) {
     // B, a plain member again, leaves
     const leave = pb2.getByTestId('member-list').locator('li', { hasText: userB.name }).getByRole('button', { name: 'Leave' })
     await leave.click()
+    await pb2.getByRole('dialog').getByText('You created no credentials in this group’s projects that are still active.').waitFor({ timeout: T })
+    if (await pb2.getByRole('dialog').getByLabel('Keep their credentials').count()) throw new Error('leaving offers to keep credentials')
     await pb2.getByRole('dialog').getByRole('button', { name: 'Leave group' }).click()
     await waitFor(() => new URL(pb2.url()).pathname === `/g/${authB.record.mygroup}`, { what: 'B back on their personal group' })
     const g = await getAs(authB, `/api/collections/groups/records/${s.gid}`)
     if (g.status !== 404) throw new Error(`B still reads the group after leaving: ${g.status}`)
-    const members = await (await getAs(authA, `/api/collections/users/records?filter=${encodeURIComponent(`groups.id ?= "${s.gid}"`)}`)).json()
-    if (members.items?.some((u) => u.id === authB.record.id) || members.totalItems !== 1) throw new Error(`members after leave: ${JSON.stringify(members.items?.map((u) => u.email))}`)
+    const members = await (await getAs(authA, `/api/collections/memberships/records?filter=${encodeURIComponent(`group = "${s.gid}"`)}`)).json()
+    if (members.items?.some((m) => m.user === authB.record.id) || members.totalItems !== 1) throw new Error(`members after leave: ${JSON.stringify(members.items?.map((m) => m.user))}`)
     await waitFor(async () => !(await pb2.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'group gone from B\'s selector' })
     await pb2.context().close()
   }, { needs: false })

@@ -42,3 +42,21 @@ export function credentialStatus(c, now = Date.now()) {
   }
   return 'active'
 }
+
+const LISTS = ['pub_allow', 'pub_deny', 'sub_allow', 'sub_deny']
+
+/** True when any permission list names a subject (then the server's JetStream default is off). */
+export function anyListGiven(lists) {
+  return LISTS.some((k) => Array.isArray(lists?.[k]) && lists[k].length > 0)
+}
+
+/** The server's default for `jetstream`: on without lists, off with any list. */
+export function defaultJetStream(lists) {
+  return !anyListGiven(lists)
+}
+
+/** What a credential record was granted beyond its lists, in short words. */
+export function credentialOptions(c) {
+  return [c.jetstream ? 'JetStream, KV and Object Store' : 'no JetStream', c.allow_responses ? 'may reply to requests' : '']
+    .filter(Boolean)
+}

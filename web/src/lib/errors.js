@@ -45,5 +45,6 @@ function plainField(v) {
 
 function ensureDot(s) {
   s = String(s).trim()
+  s = s.charAt(0).toUpperCase() + s.slice(1)
   return /[.!?]$/.test(s) ? s : s + '.'
 }

@@ -1,9 +1,14 @@
 import { pb } from './pb.svelte.js'
-import { toMs } from './format.js'
+import { membersFromRows } from './members.js'
 
+// Members come from the memberships rows (one per user × group); co-members
+// see each other's name and avatar only.
 export const membersQuery = (gid) => ({
   queryKey: ['members', gid],
-  queryFn: () => pb.collection('users').getFullList({ filter: pb.filter('groups.id ?= {:gid}', { gid }), sort: 'name,email' }),
+  queryFn: async () =>
+    membersFromRows(
+      await pb.collection('memberships').getFullList({ filter: pb.filter('group = {:gid}', { gid }), expand: 'user', sort: 'created' }),
+    ),
   enabled: !!gid,
 })
 
@@ -13,28 +18,28 @@ export const projectsQuery = (gid) => ({
   enabled: !!gid,
 })
 
-/** Recent activity from the records' timestamps. */
-export async function loadActivity(gid, group) {
-  const [projects, creds] = await Promise.all([
-    pb.collection('projects').getList(1, 30, { filter: pb.filter('group = {:gid}', { gid }), sort: '-created' }),
-    pb.collection('credentials').getList(1, 30, {
-      filter: pb.filter('project.group = {:gid}', { gid }),
-      sort: '-created',
-      expand: 'project,created_by',
-    }),
-  ])
-  const ev = []
-  if (group?.created) ev.push({ at: toMs(group.created), text: `Group “${group.name}” created` })
-  for (const p of projects.items) {
-    ev.push({ at: toMs(p.created), text: `Project “${p.name}” created`, href: `/g/${gid}/p/${p.id}` })
-    if (p.updated && p.updated !== p.created) ev.push({ at: toMs(p.updated), text: `Project “${p.name}” updated${p.disabled ? ' (disabled)' : ''}`, href: `/g/${gid}/p/${p.id}` })
-  }
-  for (const c of creds.items) {
-    const pname = c.expand?.project?.name ?? 'a project'
-    const who = c.expand?.created_by?.name || c.expand?.created_by?.email || ''
-    const href = `/g/${gid}/p/${c.project}/credentials`
-    ev.push({ at: toMs(c.created), text: `Credential “${c.name}” issued for ${pname}${who ? ` by ${who}` : ''}`, href })
-    if (c.revoked) ev.push({ at: toMs(c.revoked), text: `Credential “${c.name}” revoked in ${pname}`, href })
-  }
-  return ev.filter((e) => e.at).sort((a, b) => b.at - a.at).slice(0, 20)
+// The group owner's invite links (the collection lists them to the owner only).
+export const invitesQuery = (gid, enabled = true) => ({
+  queryKey: ['invites', gid],
+  queryFn: () => pb.collection('invites').getFullList({ filter: pb.filter('group = {:gid}', { gid }), sort: '-created' }),
+  enabled: !!gid && enabled,
+})
+
+// The group's audit trail, newest first.
+export const ACTIVITY_SIZE = 20
+export const activityQuery = (gid) => ({
+  queryKey: ['activity', gid],
+  queryFn: async () =>
+    (await pb.collection('events').getList(1, ACTIVITY_SIZE, { filter: pb.filter('group = {:gid}', { gid }), sort: '-created,-@rowid' })).items,
+  enabled: !!gid,
+  refetchInterval: 60_000,
+})
+
+/** How many credentials the user created in the group's projects that are not revoked (what a removal revokes). */
+export async function liveCredentialCount(gid, userId) {
+  const r = await pb.collection('credentials').getList(1, 1, {
+    filter: pb.filter('created_by = {:u} && project.group = {:g} && revoked = ""', { u: userId, g: gid }),
+    fields: 'id',
+  })
+  return r.totalItems
 }

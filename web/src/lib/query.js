@@ -27,20 +27,26 @@ export async function startRealtime(user) {
       /* realtime is best effort */
     }
   }
+  const refreshMe = async () => {
+    try {
+      await pb.collection('users').authRefresh()
+    } catch {
+      /* ignore */
+    }
+    for (const k of ['groups', 'group', 'projects']) queryClient.invalidateQueries({ queryKey: [k] })
+  }
   await Promise.all([
-    watch('groups', ['groups', 'group', 'activity']),
-    watch('projects', ['projects', 'project', 'activity']),
-    watch('credentials', ['credentials', 'activity']),
-    watch('users', ['members', 'activity'], async (e) => {
-      if (e.record?.id === pb.authStore.record?.id) {
-        // our own memberships changed (added to / removed from a group)
-        try {
-          await pb.collection('users').authRefresh()
-        } catch {
-          /* ignore */
-        }
-        queryClient.invalidateQueries({ queryKey: ['groups'] })
-      }
+    watch('groups', ['groups', 'group']),
+    watch('projects', ['projects', 'project']),
+    watch('credentials', ['credentials']),
+    watch('events', ['activity']),
+    watch('invites', ['invites']),
+    // one row per user × group: joins, removals and leaves
+    watch('memberships', ['members'], (e) => {
+      if (e.record?.user === pb.authStore.record?.id) refreshMe() // we joined or left a group
+    }),
+    watch('users', ['members'], (e) => {
+      if (e.record?.id === pb.authStore.record?.id) refreshMe()
     }),
   ])
 }
