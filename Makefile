@@ -1,13 +1,17 @@
 # Pocketbus: `make test` runs every test and installs what it needs itself.
 GO ?= go
 
-.PHONY: test test-go test-web web build bench screenshots
+.PHONY: test test-go test-sdk test-web web build bench screenshots
 
-test: test-go test-web
+test: test-go test-sdk test-web
 
 test-go:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
+
+# The JavaScript SDK against a real server (Node, no flags).
+test-sdk:
+	cd sdk/js && npm ci --no-audit --no-fund && npm test
 
 # Browser and unit tests of the web app (installs npm packages and chromium).
 test-web:
