@@ -1,29 +1,48 @@
 // Parsing and validation of NATS subject lists for the permission editor
 // (unit-tested in tests/subjects.test.js).
 
+// The server's rules (internal/bus/subjects.go: jwt/v2's permission check and
+// nats-server's subject validity, plus its own), case for case: both sides
+// are tested against internal/bus/testdata/permission_subjects.json.
+const MAX_SUBJECT_BYTES = 512
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/ // Go's unicode.IsControl
+const utf8 = new TextEncoder()
+
 /**
- * Validates one NATS subject (wildcards allowed). Returns an error text or ''.
- * Rules: non-empty dot-separated tokens, no whitespace, `*` and `>` only as
- * whole tokens, `>` only last.
+ * Validates one permission subject. Returns an error text or ''.
+ * A subject is dot-separated non-empty tokens; `*` and `>` only as whole
+ * tokens, `>` only last; at most 512 bytes; no control characters. In
+ * subscribe lists (allowQueue) one ASCII space may add a queue group, which
+ * follows the same rules ("jobs.> workers"). Other spaces, such as a
+ * no-break space, are ordinary characters to NATS, as on the server.
  */
 export function subjectError(s, { allowQueue = false } = {}) {
   if (typeof s !== 'string' || s.length === 0) return 'is empty'
-  let subject = s
-  if (allowQueue && /\s/.test(s)) {
-    // "subject queue" form is allowed in sub permissions
-    const parts = s.split(/\s+/)
-    if (parts.length !== 2) return 'has spaces (use one subject per line)'
-    subject = parts[0]
-    if (!/^[^\s.*>]+$/.test(parts[1])) return 'has an invalid queue name'
+  if (s.isWellFormed?.() === false) return 'is not valid text' // a lone surrogate
+  if (utf8.encode(s).length > MAX_SUBJECT_BYTES) return `is longer than ${MAX_SUBJECT_BYTES} bytes`
+  if (CONTROL.test(s)) return 'contains a tab, a line break or another control character'
+  const parts = s.split(' ')
+  if (parts.length > 2) return 'has spaces (use one subject per line; a queue group follows its subject after one space)'
+  if (parts.length === 2) {
+    if (!allowQueue) return 'has spaces: a queue group ("subject queue") is allowed in subscribe lists only'
+    if (parts[0] === '' || parts[1] === '') return 'has spaces at the start or end'
   }
-  if (/\s/.test(subject)) return 'has spaces (use one subject per line)'
-  if (subject.length > 255) return 'is longer than 255 characters'
-  const tokens = subject.split('.')
+  const err = tokensError(parts[0])
+  if (err) return err
+  if (parts.length === 2) {
+    const q = tokensError(parts[1])
+    if (q) return `has an invalid queue group: the group ${q}`
+  }
+  return ''
+}
+
+function tokensError(x) {
+  const tokens = x.split('.')
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]
     if (t === '') return 'has an empty token (two dots, or a leading/trailing dot)'
     if (t === '>' && i !== tokens.length - 1) return 'uses ">" before the last token'
-    if (t !== '*' && t !== '>' && /[*>]/.test(t)) return 'uses a wildcard inside a token (wildcards must be a whole token)'
+    if (t.length > 1 && /[*>]/.test(t)) return 'uses a wildcard inside a token (wildcards must be a whole token)'
   }
   return ''
 }
