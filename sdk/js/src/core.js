@@ -2,7 +2,6 @@
 // custom /api/pocketbus routes as typed helpers, and NATS connections per
 // project. The platform (browser or Node) decides how NATS is dialled.
 import PocketBase from 'pocketbase'
-import { ProjectConnection } from './connection.js'
 
 /** `<url>/nats` as a WebSocket URL (same host, ws/wss after http/https). */
 export function natsWsUrl(url) {
@@ -114,12 +113,16 @@ export class PocketbusBase {
    * The project's NATS connection: one per project and client; a second
    * call returns the same connection.
    */
-  connect(projectId, opts = {}) {
-    if (!projectId) return Promise.reject(new TypeError('connect(projectId): projectId is required'))
+  async connect(projectId, opts = {}) {
+    if (!projectId) throw new TypeError('connect(projectId): projectId is required')
+    // The connection code (and through it the NATS client) loads on the
+    // first connect: a page that never connects does not download it.
+    const { ProjectConnection } = await import('./connection.js')
+    // from here to set() nothing awaits: concurrent calls share one connection
     let c = this.connections.get(projectId)
     if (c && !c.closing) {
       if (opts.creds && opts.creds !== c.creds) {
-        return Promise.reject(new Error(`already connected to project ${projectId} ${c.kind === 'token' ? 'with a web token' : 'with another credential'}; disconnect(projectId) first`))
+        throw new Error(`already connected to project ${projectId} ${c.kind === 'token' ? 'with a web token' : 'with another credential'}; disconnect(projectId) first`)
       }
       if (opts.onStatus) c.on(opts.onStatus)
       return c.ready

@@ -4,7 +4,6 @@ import { PocketbusBase } from './core.js'
 import { nodePlatform } from './platform-node.js'
 
 export { natsWsUrl } from './core.js'
-export { ProjectConnection } from './connection.js'
 export { ClientResponseError } from 'pocketbase'
 
 export class Pocketbus extends PocketbusBase {

@@ -69,8 +69,8 @@ export interface ConnectOptions {
   nats?: Partial<ConnectionOptions>
 }
 
-/** One project's live connection: its state, events, renewal and close. */
-export class ProjectConnection {
+/** One project's live connection (pbus.connection(id)): its state, events, renewal and close. */
+export interface ProjectConnection {
   readonly projectId: string
   readonly kind: 'token' | 'creds'
   /** The NATS connection once connected (the one connect() resolves with). */

@@ -3,7 +3,7 @@
 // one process, KV, and the connection's state.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Pocketbus, ProjectConnection } from '@pocketbus/client'
+import { Pocketbus } from '@pocketbus/client'
 import { startServer, sleep, waitFor, event } from './harness.js'
 
 let srv, ada, pbus, project
@@ -31,7 +31,7 @@ test('Node has no global WebSocket here unless Node ≥ 22: the SDK does not nee
 test('connect(projectId): web token over WebSocket at <url>/nats', async () => {
   const nc = await pbus.connect(project.id)
   const c = pbus.connection(project.id)
-  assert.ok(c instanceof ProjectConnection)
+  assert.equal(typeof c.on, 'function')
   assert.equal(c.kind, 'token')
   assert.equal(c.status, 'connected')
   assert.equal(c.renewals, 1)
