@@ -4,6 +4,11 @@ import { svelte } from '@sveltejs/vite-plugin-svelte'
 export default defineConfig({
   base: '/',
   plugins: [svelte()],
+  resolve: {
+    // @pocketbus/client is linked from ../sdk/js: its imports must resolve to
+    // this app's copies, or the bundle would carry two NATS clients.
+    dedupe: ['pocketbase', '@nats-io/nats-core', '@nats-io/jetstream', '@nats-io/kv', '@nats-io/obj'],
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

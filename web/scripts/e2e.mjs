@@ -239,6 +239,19 @@ async function run(base, info) {
     await page.getByLabel('Expires').selectOption('30d')
     await page.getByRole('button', { name: 'Issue credential' }).click()
     await page.getByText('Download the .creds file now').waitFor({ timeout: T })
+    // ready snippets with the advertised NATS URL and the file's name
+    const snip = page.getByTestId('snippets')
+    await snip.waitFor({ timeout: T })
+    const cli = await snip.locator('[data-snippet="cli"] pre').textContent()
+    if (!cli.includes(`nats context save orders-e2e-client --server ${info.nats.url} --creds "$PWD/orders-e2e-client.creds"`)) throw new Error(`CLI snippet:\n${cli}`)
+    for (const tab of ['Go', 'JavaScript (Node)', 'JavaScript (browser)', 'Python', 'Rust', 'Java']) await snip.getByRole('tab', { name: tab, exact: true }).waitFor({ timeout: T })
+    await snip.getByRole('tab', { name: 'JavaScript (Node)' }).click()
+    await snip.getByRole('button', { name: 'Copy code' }).click()
+    await snip.getByRole('button', { name: 'Copied' }).waitFor({ timeout: T })
+    s.nodeSnippet = await page.evaluate(() => navigator.clipboard.readText())
+    if (!s.nodeSnippet.includes(`pbus.connect(${JSON.stringify(s.pid)}`) || !s.nodeSnippet.includes(info.nats.url)) throw new Error(`Node snippet:\n${s.nodeSnippet}`)
+    await snip.getByRole('tab', { name: 'Go' }).click()
+    await snip.locator('[data-snippet="go"]').getByText(`nats.Connect("${info.nats.url}", nats.UserCredentials("orders-e2e-client.creds"))`).waitFor({ timeout: T })
     await shot('credentials-issued-desktop')
     const [dl] = await Promise.all([page.waitForEvent('download', { timeout: T }), page.getByTestId('download-creds').click()])
     const file = join(tmp, 'client.creds')
@@ -310,6 +323,18 @@ async function run(base, info) {
     s.nc.publish('e2e.hello', new TextEncoder().encode('after renewal'))
     await s.nc.flush()
     await page.locator('[data-subject="e2e.hello"]').getByText('after renewal').waitFor({ timeout: T })
+  })
+
+  await step('the Node snippet copied from the page runs with the downloaded .creds (SDK over TCP); the tail shows its message', async () => {
+    const dir = join(WEB, 'test-results', 'snippet')
+    rmSync(dir, { recursive: true, force: true })
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'orders-e2e-client.creds'), s.creds)
+    writeFileSync(join(dir, 'main.mjs'), s.nodeSnippet)
+    const out = execFileSync(process.execPath, ['main.mjs'], { cwd: dir, encoding: 'utf8', timeout: 20_000 })
+    if (!/^connected to 127\.0\.0\.1:\d+/m.test(out)) throw new Error(`snippet printed: ${out}`)
+    await page.locator('[data-subject="hello"]').getByText('hi', { exact: true }).waitFor({ timeout: T })
+    rmSync(dir, { recursive: true, force: true })
   })
 
   await step('publish box: UI message with headers reaches the client', async () => {

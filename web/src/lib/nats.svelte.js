@@ -1,140 +1,48 @@
-// The web app's own NATS connection for the current project: a short-lived
-// token from /api/pocketbus/projects/{id}/token, over WebSocket (same-origin
-// /nats first, then the server's ws_url), renewed before it expires.
-import { wsconnect, jwtAuthenticator } from '@nats-io/nats-core'
-import { api } from './pb.svelte.js'
-import { TokenRenewer, parseExpiry } from './token.js'
+// The web app's own NATS connection for the current project is the SDK's
+// (@pocketbus/client): a web token over WebSocket at /nats, renewed before
+// it expires. This module mirrors its state into natsState for the views.
+import { pbus } from './pb.svelte.js'
 import { natsState } from './natsstate.svelte.js'
 
 export { natsState }
 
+let current = null // project id whose connection natsState shows
 
-let current = null // { pid, renewer, nc, token, closed }
-
-export function sameOriginWsUrl(loc = window.location) {
-  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/nats`
+export function useProjectConnection(pid) {
+  const live = pbus.connection(pid)
+  if (current === pid && live && live.status !== 'closed') return live.ready
+  closeConnection()
+  current = pid
+  Object.assign(natsState, { project: pid, status: 'connecting', error: '', server: '', nc: null })
+  natsState.version++
+  // retry: keep trying the first connect (the server may be starting); the
+  // SDK still gives up on refusals (not a member, signed out).
+  return pbus.connect(pid, { name: 'pocketbus-web', retry: true, onStatus: (c, e) => mirror(pid, c, e) }).catch(() => null)
 }
 
-export async function useProjectConnection(pid) {
-  if (current && current.pid === pid && !current.closed) return current.ready
-  await closeConnection()
-  const c = { pid, closed: false, token: null, nc: null }
-  current = c
-  natsState.project = pid
-  natsState.status = 'connecting'
-  natsState.error = ''
-  natsState.nc = null
-  let resolveReady
-  c.ready = new Promise((r) => (resolveReady = r))
-
-  const enc = new TextEncoder()
-  const authenticator = jwtAuthenticator(
-    () => c.token.jwt,
-    () => enc.encode(c.token.seed),
-  )
-
-  c.renewer = new TokenRenewer({
-    fetchToken: () => api(`/projects/${pid}/token`, { method: 'POST', body: {} }),
-    onToken: async (tok) => {
-      if (c.closed) return
-      c.token = tok
-      natsState.expires = parseExpiry(tok.expires)
-      natsState.renewals++
-      if (!c.nc) {
-        c.nc = await connect(c, tok, authenticator)
-        if (c.closed) return c.nc?.close()
-        natsState.nc = c.nc
-        natsState.version++
-        resolveReady(c.nc)
-      } else {
-        // reconnect with the fresh credential before the old one expires;
-        // subscriptions survive a reconnect.
-        try {
-          await c.nc.reconnect()
-        } catch {
-          /* status loop reports it */
-        }
-      }
-    },
-    onError: (err) => {
-      if (c.closed) return
-      natsState.status = c.nc ? natsState.status : 'error'
-      natsState.error = err?.message || String(err)
-    },
-  })
-  c.renewer.start()
-  return c.ready
-}
-
-async function connect(c, tok, authenticator) {
-  const servers = [sameOriginWsUrl()]
-  if (tok.ws_url && !servers.includes(tok.ws_url)) servers.push(tok.ws_url)
-  let lastErr
-  for (const server of servers) {
-    try {
-      const nc = await wsconnect({
-        servers: server,
-        authenticator,
-        name: 'pocketbus-web',
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 1000,
-        ignoreClusterUpdates: true,
-      })
-      natsState.status = 'connected'
-      natsState.server = server
-      natsState.error = ''
-      watchStatus(c, nc)
-      return nc
-    } catch (e) {
-      lastErr = e
-    }
+function mirror(pid, c, e) {
+  if (current !== pid) return
+  natsState.status = c.status
+  natsState.error = c.error ? c.error.message || String(c.error) : ''
+  natsState.server = c.server
+  natsState.expires = c.expires
+  natsState.renewals = c.renewals
+  if (e.type === 'connected' || e.type === 'closed') {
+    natsState.nc = e.type === 'connected' ? c.nc : null
+    natsState.version++
   }
-  natsState.status = 'error'
-  natsState.error = lastErr?.message || 'cannot connect'
-  throw lastErr
 }
 
-async function watchStatus(c, nc) {
-  ;(async () => {
-    for await (const s of nc.status()) {
-      if (c.closed || current !== c) return
-      // the tab may have slept through the renewal timer: renew now if the
-      // token is (nearly) expired, so the next reconnect uses a fresh one
-      if ((s.type === 'disconnect' || s.type === 'error') && natsState.expires && Date.now() > natsState.expires - 30_000) c.renewer.renew()
-      if (s.type === 'disconnect') natsState.status = 'disconnected'
-      else if (s.type === 'reconnecting') natsState.status = 'reconnecting'
-      else if (s.type === 'reconnect') {
-        natsState.status = 'connected'
-        natsState.error = ''
-      } else if (s.type === 'error') natsState.error = s.error?.message || String(s.error)
-    }
-  })()
-  nc.closed().then((err) => {
-    if (current !== c) return
-    natsState.status = 'disconnected'
-    if (err) natsState.error = err.message
-  })
-}
-
-/** Renews the token now (the app does this by itself before expiry; tests use it). */
+/** Renews the token now (the SDK does this by itself before expiry; tests use it). */
 export function renewNow() {
-  return current?.renewer?.renew()
+  return current ? pbus.connection(current)?.renew() : undefined
 }
 if (typeof window !== 'undefined') window.__pocketbusRenewToken = renewNow
 
 export async function closeConnection() {
-  const c = current
+  const pid = current
   current = null
-  natsState.project = null
-  natsState.nc = null
-  natsState.status = 'idle'
+  Object.assign(natsState, { project: null, nc: null, status: 'idle', error: '' })
   natsState.version++
-  if (!c) return
-  c.closed = true
-  c.renewer?.stop()
-  try {
-    await c.nc?.close()
-  } catch {
-    /* ignore */
-  }
+  if (pid) await pbus.disconnect(pid)
 }

@@ -1,6 +1,9 @@
-import PocketBase from 'pocketbase'
+import { Pocketbus } from '@pocketbus/client'
 
-export const pb = new PocketBase(window.location.origin)
+// One client for the whole app: PocketBase (pbus.pb) for the REST API and
+// the SDK's route helpers and NATS connections (lib/nats.svelte.js).
+export const pbus = new Pocketbus(window.location.origin)
+export const pb = pbus.pb
 pb.autoCancellation(false)
 
 export const auth = $state({ user: pb.authStore.isValid ? pb.authStore.record : null })
@@ -18,20 +21,11 @@ export async function refreshAuth() {
   }
 }
 
-/** JSON call to a custom route with the auth header attached. */
-export function api(path, { method = 'GET', body } = {}) {
-  return pb.send(`/api/pocketbus${path}`, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-  })
-}
-
 export const info = $state({ version: '', nats: {}, operator: '', loaded: false, error: '' })
 
 export async function loadInfo() {
   try {
-    const r = await api('/info')
+    const r = await pbus.info({ refresh: true })
     Object.assign(info, r, { loaded: true, error: '' })
   } catch (e) {
     info.error = e?.message || 'unavailable'
