@@ -119,11 +119,15 @@ export class ProjectConnection {
   async #start() {
     const retry = !!this.opts.retry
     for (let attempt = 0; ; attempt++) {
-      if (this.closing) throw closedError()
+      if (this.closing) {
+        this.#finish(undefined)
+        throw closedError()
+      }
       try {
         const nc = await this.#open()
         if (this.closing) {
           await nc.close().catch(() => {})
+          this.#finish(undefined)
           throw closedError()
         }
         this.nc = nc
