@@ -80,13 +80,14 @@ export class TokenRenewer {
       this.attempt = 0
       this.current = tok
       await this.onToken(tok)
+      if (this.stopped) return tok // stopped while onToken ran: schedule nothing
       const d = renewDelay(parseExpiry(tok.expires), this.now(), issuedAt)
       if (d !== null) this.schedule(d)
       return tok
     } catch (err) {
       if (this.stopped) return null
       this.onError(err)
-      this.schedule(retryDelay(this.attempt++))
+      if (!this.stopped) this.schedule(retryDelay(this.attempt++))
       return null
     }
   }

@@ -108,6 +108,18 @@ describe('TokenRenewer', () => {
     assert.equal(await p, null)
     assert.deepEqual(got, [])
   })
+  test('stopped while onToken or onError runs: no timer is left behind', async () => {
+    const t = fakeTime()
+    let r
+    r = new TokenRenewer({ ...t, fetchToken: async () => ({ jwt: 'x', expires: new Date(t.now() + 60 * MIN).toISOString() }), onToken: async () => r.stop() })
+    r.stopped = false
+    await r.renew()
+    assert.equal(r.timer, null)
+    r = new TokenRenewer({ ...t, fetchToken: async () => { throw new Error('gone') }, onError: () => r.stop() })
+    r.stopped = false
+    await r.renew()
+    assert.equal(r.timer, null)
+  })
   test('concurrent renew() calls share one fetch', async () => {
     let calls = 0
     const r = new TokenRenewer({ fetchToken: async () => ({ jwt: `j${++calls}`, expires: '' }), onToken: () => {} })
