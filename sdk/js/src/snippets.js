@@ -155,8 +155,8 @@ public class Connect {
   return [
     { id: 'cli', label: 'nats CLI', language: 'sh', install: 'nats CLI: github.com/nats-io/natscli', code: cli },
     { id: 'go', label: 'Go', language: 'go', install: 'go get github.com/nats-io/nats.go', code: go },
-    { id: 'node', label: 'JavaScript (Node)', language: 'js', install: 'npm install @pocketbus/client  # sdk/js in the Pocketbus repository', code: node },
-    { id: 'browser', label: 'JavaScript (browser)', language: 'js', install: 'npm install @pocketbus/client  # sdk/js in the Pocketbus repository', code: browser },
+    { id: 'node', label: 'JavaScript (Node)', language: 'js', install: 'npm install --install-links <pocketbus checkout>/sdk/js', code: node },
+    { id: 'browser', label: 'JavaScript (browser)', language: 'js', install: 'npm install --install-links <pocketbus checkout>/sdk/js', code: browser },
     { id: 'python', label: 'Python', language: 'python', install: 'pip install nats-py', code: python },
     { id: 'rust', label: 'Rust', language: 'rust', install: 'cargo add async-nats && cargo add tokio --features full', code: rust },
     { id: 'java', label: 'Java', language: 'java', install: 'Maven/Gradle: io.nats:jnats', code: java },
