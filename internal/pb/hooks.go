@@ -46,7 +46,7 @@ func Bind(app core.App, cfg *Config) *Hub {
 
 	// Ids are the server's (SPEC §7): no records-API create names its own.
 	for _, c := range []string{tenancy.Users, tenancy.Groups, tenancy.Projects, tenancy.Credentials,
-		tenancy.Memberships, tenancy.Invites, tenancy.Events, tenancy.Revocations} {
+		tenancy.Memberships, tenancy.Invites, tenancy.Events, tenancy.Revocations, tenancy.Exports} {
 		app.OnRecordCreateRequest(c).BindFunc(tenancy.RefuseClientID)
 	}
 
@@ -90,6 +90,11 @@ func Bind(app core.App, cfg *Config) *Hub {
 	})
 	app.OnRecordDeleteRequest(tenancy.Credentials).BindFunc(t.OnCredentialDeleteRequest)
 	app.OnRecordDelete(tenancy.Credentials).BindFunc(t.OnCredentialDelete)
+
+	// exports: shares between projects of a group, made by their routes;
+	// however one ends (route or cascade), both accounts are re-signed.
+	app.OnRecordDelete(tenancy.Exports).BindFunc(t.OnExportDelete)
+	bindRefuseWrites(app, t.OnExportWriteRequest, tenancy.Exports)
 
 	// revocations, invites, events: made by the routes, read-only here.
 	bindRefuseWrites(app, t.OnRevocationWriteRequest, tenancy.Revocations)

@@ -36,6 +36,9 @@ func registerRoutes(se *core.ServeEvent, h *Hub) {
 	api.DELETE("/groups/{id}/members/{userId}", h.removeMember)
 	api.POST("/groups/{id}/owner", h.transferOwner)
 	api.POST("/groups/{id}/members", addMemberRetired)
+	api.POST("/projects/{id}/rotate", h.rotate)
+	api.POST("/projects/{id}/exports", h.createExport)
+	api.DELETE("/exports/{id}", h.deleteExport)
 
 	// Browsers reach NATS over WebSocket on the app's own origin.
 	if target, err := url.Parse(h.wsURL); err == nil && h.wsURL != "" {
@@ -200,6 +203,36 @@ func (h *Hub) transferOwner(e *core.RequestEvent) error {
 		return err
 	}
 	return e.JSON(http.StatusOK, map[string]any{"group": groupID, "owner": body.User})
+}
+
+func (h *Hub) rotate(e *core.RequestEvent) error {
+	at, err := h.Tenancy.Rotate(e.App, tenancy.ActorOf(e), e.Request.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return e.JSON(http.StatusOK, map[string]any{"revoked_before": at})
+}
+
+func (h *Hub) createExport(e *core.RequestEvent) error {
+	if _, err := tenancy.ProjectForMember(e, e.App, e.Request.PathValue("id")); err != nil {
+		return err
+	}
+	var req tenancy.ExportRequest
+	if err := tenancy.DecodeJSON(e.Request.Body, &req); err != nil {
+		return err
+	}
+	export, err := h.Tenancy.CreateExport(e.App, tenancy.ActorOf(e), e.Request.PathValue("id"), req)
+	if err != nil {
+		return err
+	}
+	return e.JSON(http.StatusOK, export)
+}
+
+func (h *Hub) deleteExport(e *core.RequestEvent) error {
+	if err := h.Tenancy.DeleteExport(e.App, tenancy.ActorOf(e), e.Request.PathValue("id")); err != nil {
+		return err
+	}
+	return e.NoContent(http.StatusNoContent)
 }
 
 // addMemberRetired answers the retired add-by-email route: it told anyone

@@ -142,6 +142,7 @@ func (t *Tenancy) IssueCredential(app core.App, actor Actor, projectID string, r
 		jetstream = *req.JetStream
 	}
 	allowResponses := req.AllowResponses != nil && *req.AllowResponses
+	waitPastRotation(app, projectID)
 	var issued *Issued
 	err = t.Run(app, actor, func(tx core.App) error {
 		project, err := projectFor(tx, actor, projectID)
@@ -329,6 +330,7 @@ func webKeyFor(membershipID string) string { return "web:" + membershipID }
 // removal commits first (404 here) or its revocation, signed after this
 // token, covers it.
 func (t *Tenancy) IssueWebToken(app core.App, actor Actor, projectID, wsURL string) (*WebToken, error) {
+	waitPastRotation(app, projectID)
 	var token *WebToken
 	err := t.Run(app, actor, func(tx core.App) error {
 		project, err := projectFor(tx, actor, projectID)

@@ -35,6 +35,7 @@ const (
 	Revocations = "revocations"
 	Invites     = "invites"
 	Events      = "events"
+	Exports     = "exports"
 )
 
 // Tenancy applies the rules. Its NATS side (the data plane and its
