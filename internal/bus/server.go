@@ -51,6 +51,7 @@ type Server struct {
 	stop     sync.Once
 	locks    accountLocks
 	loads    *loadGuard    // accounts between their first Fetch and settling; see loadguard.go
+	paused   *sync.RWMutex // held by PauseJetStream; new accounts' Fetch waits for it
 	unwatch  chan struct{} // stops the load watcher
 	watching sync.WaitGroup
 }
@@ -74,13 +75,14 @@ func Start(cfg Config, op *Operator) (*Server, error) {
 		return nil, err
 	}
 	loads := newLoadGuard()
+	paused := &sync.RWMutex{} // see PauseJetStream
 	opts := &server.Options{
 		ServerName:         "pocketbus",
 		Host:               host,
 		Port:               port,
 		TrustedOperators:   []*jwt.OperatorClaims{opClaims},
 		SystemAccount:      op.SystemAccountPublicKey(),
-		AccountResolver:    &resolver{src: cfg.Source, op: op, loads: loads},
+		AccountResolver:    &resolver{src: cfg.Source, op: op, loads: loads, paused: paused},
 		JetStream:          true,
 		StoreDir:           cfg.StoreDir,
 		JetStreamMaxMemory: cfg.MaxMemory,
@@ -122,7 +124,7 @@ func Start(cfg Config, op *Operator) (*Server, error) {
 		ns.Shutdown()
 		return nil, errors.New("bus: nats-server did not become ready")
 	}
-	s := &Server{ns: ns, op: op, src: cfg.Source, storeDir: cfg.StoreDir, ws: cfg.WSListen != "", loads: loads, unwatch: make(chan struct{})}
+	s := &Server{ns: ns, op: op, src: cfg.Source, storeDir: cfg.StoreDir, ws: cfg.WSListen != "", loads: loads, paused: paused, unwatch: make(chan struct{})}
 	ujwt, useed := op.systemUser()
 	s.sys, err = nats.Connect("",
 		nats.InProcessServer(ns),
@@ -420,15 +422,20 @@ func (s *Server) AccountStats(pub string) (Stats, error) {
 // makes sure the account does not stay registered with a JWT that a
 // commit has overtaken (see loadguard.go).
 type resolver struct {
-	src   AccountSource
-	op    *Operator
-	loads *loadGuard
+	src    AccountSource
+	op     *Operator
+	loads  *loadGuard
+	paused *sync.RWMutex
 }
 
 func (r *resolver) Fetch(pub string) (string, error) {
 	if pub == r.op.SystemAccountPublicKey() {
 		return r.op.SystemAccountJWT(), nil
 	}
+	// A backup's pause (PauseJetStream) holds new accounts back: one that
+	// loads during it would write JetStream files into the copy.
+	r.paused.RLock()
+	defer r.paused.RUnlock()
 	r.loads.begin(pub) // before the read: see loadguard.go
 	t, err := r.src.AccountJWT(pub)
 	r.loads.end(pub, t, err)

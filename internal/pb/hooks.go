@@ -117,12 +117,17 @@ func Bind(app core.App, cfg *Config) *Hub {
 		if !cfg.RateLimits {
 			se.App.Settings().RateLimits.Enabled = false
 		}
+		if err := h.openJournal(se.App); err != nil {
+			return err
+		}
 		if err := h.startDataPlane(se.App); err != nil {
 			return err
 		}
 		registerRoutes(se, h)
 		return se.Next()
 	})
+	h.bindBackups(app)
+
 	// Runs after PocketBase has stopped HTTP and before the database closes.
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		if h.Plane != nil {
@@ -229,6 +234,16 @@ func (h *Hub) connectCluster(app core.App) error {
 // reconcile repairs what a crash left between the database and NATS, and
 // says so on the console as well as in the logs.
 func (h *Hub) reconcile(app core.App) error {
+	caught, err := h.Tenancy.CatchUpJournal(app)
+	if err != nil {
+		h.Plane.Shutdown()
+		return fmt.Errorf("catching up with the credential journal: %w", err)
+	}
+	if caught.Replayed > 0 || caught.Rotated > 0 {
+		app.Logger().Warn("the database was behind the credential journal (restored from a backup?)",
+			"replayed_entries", caught.Replayed, "rotated_projects", caught.Rotated)
+		fmt.Printf("Credential journal: re-applied %d entries the database lost, rotated %d projects\n", caught.Replayed, caught.Rotated)
+	}
 	repairs, err := h.Tenancy.Reconcile(app, h.Plane)
 	if err != nil {
 		h.Plane.Shutdown()

@@ -111,6 +111,15 @@ func liveRevocations(app core.App, projectID string, now time.Time) (map[string]
 	return out, nil
 }
 
+// revokeKey revokes key in the project from at on (until expires, zero:
+// for good) and journals it, in tx. The caller re-signs the account.
+func (t *Tenancy) revokeKey(tx core.App, projectID, key string, at, expires time.Time) error {
+	if err := upsertRevocation(tx, projectID, key, at, expires); err != nil {
+		return err
+	}
+	return t.journalIn(tx, "revoked", projectID, key, at, expires)
+}
+
 // upsertRevocation records that key is revoked in the project from at on,
 // until expires (zero: for good). Revoking a key again moves the time
 // forward and keeps the later expiry. The caller re-signs the account.

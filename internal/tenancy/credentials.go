@@ -189,6 +189,9 @@ func (t *Tenancy) IssueCredential(app core.App, actor Actor, projectID string, r
 		if err := tx.Save(cred); err != nil {
 			return err
 		}
+		if err := t.journalIn(tx, "issued", project.Id, user.PublicKey, time.Now(), expires); err != nil {
+			return err
+		}
 		issued = &Issued{ID: cred.Id, PublicKey: user.PublicKey, JWT: user.JWT, Seed: user.Seed, Creds: user.Creds}
 		return t.record(tx, Event{Group: project.GetString("group"), Project: project.Id, Action: "credential.issued", Target: cred.Id,
 			Data: map[string]any{
@@ -242,7 +245,7 @@ func (t *Tenancy) revokeInTx(tx core.App, cred *core.Record, at time.Time, reaso
 	if err := tx.Save(cred); err != nil {
 		return err
 	}
-	if err := upsertRevocation(tx, cred.GetString("project"), cred.GetString("public_key"), at, expiryOf(cred)); err != nil {
+	if err := t.revokeKey(tx, cred.GetString("project"), cred.GetString("public_key"), at, expiryOf(cred)); err != nil {
 		return err
 	}
 	project, err := tx.FindRecordById(Projects, cred.GetString("project"))
@@ -287,7 +290,7 @@ func (t *Tenancy) OnCredentialDelete(e *core.RecordEvent) error {
 			return nil // the project is going: its account goes with it
 		}
 		if e.Record.GetDateTime("revoked").IsZero() {
-			if err := upsertRevocation(tx, project.Id, e.Record.GetString("public_key"), time.Now(), expiryOf(e.Record)); err != nil {
+			if err := t.revokeKey(tx, project.Id, e.Record.GetString("public_key"), time.Now(), expiryOf(e.Record)); err != nil {
 				return err
 			}
 			if err := t.resign(tx, project.Id); err != nil {

@@ -37,7 +37,7 @@ func (t *Tenancy) Rotate(app core.App, actor Actor, projectID string) (time.Time
 // revoked_before copy, re-signs it and records why.
 func (t *Tenancy) rotateInTx(tx core.App, p *core.Record, reason string) (time.Time, error) {
 	at := time.Now()
-	if err := upsertRevocation(tx, p.Id, jwt.All, at, time.Time{}); err != nil {
+	if err := t.revokeKey(tx, p.Id, jwt.All, at, time.Time{}); err != nil {
 		return at, err
 	}
 	if _, err := tx.DB().NewQuery("UPDATE projects SET revoked_before = {:at} WHERE id = {:id}").

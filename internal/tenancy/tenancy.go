@@ -46,9 +46,10 @@ type Tenancy struct {
 	Operator *bus.Operator
 	Defaults bus.Limits
 
-	mu     sync.RWMutex
-	plane  bus.DataPlane
-	totals func() (maxMemory, maxDisk int64)
+	mu      sync.RWMutex
+	plane   bus.DataPlane
+	totals  func() (maxMemory, maxDisk int64)
+	journal *Journal // credential keys issued and revoked; see journal.go
 
 	// txs holds what a running transaction knows beyond the database: who
 	// acts in it and which accounts to push after it commits. Keyed by the
