@@ -296,3 +296,20 @@ func TestWebTokenOverSameOriginWebSocket(t *testing.T) {
 		t.Fatalf("message over the proxied WebSocket: %v %v", m, err)
 	}
 }
+
+// The group page's stats come in one request: every project of the group,
+// members only.
+func TestGroupStatsInOneRequest(t *testing.T) {
+	inst := shared(t)
+	owner, stranger := signUp(t, inst, "Gst"), signUp(t, inst, "Nos")
+	gid := owner.createGroup("Stats")
+	a := owner.createProject(gid, "a")["id"].(string)
+	b := owner.createProject(gid, "b")["id"].(string)
+	mustConnect(t, inst.NATSURL, owner.issue(a, nil))
+	stats := owner.must(200, "GET", "/api/pocketbus/groups/"+gid+"/stats", nil)["projects"].(map[string]any)
+	if len(stats) != 2 || stats[a].(map[string]any)["connections"] != 1.0 || stats[b].(map[string]any)["connections"] != 0.0 {
+		t.Fatalf("group stats = %v", stats)
+	}
+	stranger.must(404, "GET", "/api/pocketbus/groups/"+gid+"/stats", nil)
+	anonymous(t, inst).must(401, "GET", "/api/pocketbus/groups/"+gid+"/stats", nil)
+}

@@ -6,9 +6,11 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/pocketbus/pocketbus/internal/bus"
 	"github.com/pocketbus/pocketbus/internal/tenancy"
 	"github.com/pocketbus/pocketbus/web"
 )
@@ -29,6 +31,7 @@ func registerRoutes(se *core.ServeEvent, h *Hub) {
 	api.POST("/credentials/{id}/revoke", h.revokeCredential)
 	api.POST("/projects/{id}/token", h.projectToken)
 	api.GET("/projects/{id}/stats", h.projectStats)
+	api.GET("/groups/{id}/stats", h.groupStats)
 	api.POST("/groups/{id}/invites", h.createInvite)
 	api.GET("/invites/{token}", h.viewInvite)
 	api.POST("/invites/{token}/accept", h.acceptInvite)
@@ -119,7 +122,33 @@ func (h *Hub) projectStats(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	return e.JSON(http.StatusOK, map[string]any{
+	return e.JSON(http.StatusOK, statsJSON(st))
+}
+
+// groupStats answers every project of a group in one request (the group
+// page shows them all; one request per project was ~200 a minute at 50).
+func (h *Hub) groupStats(e *core.RequestEvent) error {
+	groupID := e.Request.PathValue("id")
+	if err := tenancy.GroupForMember(e, e.App, groupID); err != nil {
+		return err
+	}
+	projects, err := e.App.FindAllRecords(tenancy.Projects, dbx.HashExp{"group": groupID})
+	if err != nil {
+		return err
+	}
+	out := make(map[string]any, len(projects))
+	for _, p := range projects {
+		st, err := h.Plane.AccountStats(p.GetString("account"))
+		if err != nil {
+			return err
+		}
+		out[p.Id] = statsJSON(st)
+	}
+	return e.JSON(http.StatusOK, map[string]any{"projects": out})
+}
+
+func statsJSON(st bus.Stats) map[string]any {
+	return map[string]any{
 		"connections": st.Connections,
 		"in_msgs":     st.InMsgs,
 		"out_msgs":    st.OutMsgs,
@@ -131,7 +160,7 @@ func (h *Hub) projectStats(e *core.RequestEvent) error {
 			"streams":   st.JetStream.Streams,
 			"consumers": st.JetStream.Consumers,
 		},
-	})
+	}
 }
 
 func (h *Hub) createInvite(e *core.RequestEvent) error {
