@@ -1,0 +1,159 @@
+package pb
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fatih/color"
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/osutils"
+	"github.com/pocketbase/pocketbase/ui"
+)
+
+// ops is the operations side of `serve` (SPEC §8): one process per data
+// dir, start-up failures that name their cause within seconds, /api/health
+// that knows about NATS.
+type ops struct {
+	hub *Hub
+	cfg *Config
+}
+
+func bindOps(app core.App, h *Hub, cfg *Config) *ops {
+	o := &ops{hub: h, cfg: cfg}
+	// Before Bind's OnServe (which starts NATS): the HTTP port is taken
+	// first, so that a port in use fails before anything else starts.
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Priority: -100, Func: o.onServe})
+	return o
+}
+
+// preflight runs before `serve` does anything else (migrations, ports,
+// NATS): every flag value is checked, the data dir and the JetStream store
+// are locked (which also shows that the store is writable).
+func (o *ops) preflight(app core.App) error {
+	if err := o.cfg.validate(); err != nil {
+		return err
+	}
+	dir := app.DataDir()
+	if _, err := lockDir(dir, "--dir"); err != nil {
+		return err
+	}
+	if o.cfg.NATSURL == "" {
+		store := o.cfg.storeDir(dir)
+		if abs(store) != abs(dir) {
+			if _, err := lockDir(store, "--nats-store"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
+}
+
+// storeDir is the JetStream store: --nats-store, or <dir>/nats.
+func (cfg *Config) storeDir(dataDir string) string {
+	if cfg.NATSStore != "" {
+		return cfg.NATSStore
+	}
+	return filepath.Join(dataDir, "nats")
+}
+
+func (o *ops) onServe(se *core.ServeEvent) error {
+	// PocketBase opens its HTTP listener only after every OnServe hook, so
+	// a port in use would be found after NATS has started; open it now.
+	if se.Listener == nil {
+		addr := se.Server.Addr
+		if addr == "" {
+			addr = ":http"
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("HTTP listener (--http/--https) %s: %w", addr, err)
+		}
+		se.Listener = l
+	}
+	se.InstallerFunc = installer
+	se.Router.BindFunc(o.health)
+	registerOpsRoutes(se)
+	if err := se.Next(); err != nil {
+		se.Listener.Close()
+		return err
+	}
+	return nil
+}
+
+// health makes PocketBase's GET /api/health answer 503 while NATS cannot
+// serve clients (not started yet, stopped, or the cluster unreachable).
+func (o *ops) health(e *core.RequestEvent) error {
+	if e.Request.URL.Path == "/api/health" && (e.Request.Method == http.MethodGet || e.Request.Method == http.MethodHead) {
+		if err := o.hub.natsReady(); err != nil {
+			return apis.NewApiError(http.StatusServiceUnavailable, "NATS is not ready: "+err.Error(), nil)
+		}
+	}
+	return e.Next()
+}
+
+// natsReady is nil when the data plane can serve clients.
+func (h *Hub) natsReady() error {
+	if h.Plane == nil {
+		return errors.New("not started")
+	}
+	if r, ok := h.Plane.(interface{ Ready() error }); ok {
+		return r.Ready()
+	}
+	return nil
+}
+
+// monitoringPaths are nats-server's and Prometheus's usual paths. On the
+// HTTP port they would fall through to the web app (its index.html with
+// 200), so a probe aimed at them would always pass: they are JSON 404s
+// that say where the real ones are.
+var monitoringPaths = []string{"/metrics", "/healthz", "/varz", "/connz", "/routez", "/gatewayz", "/leafz",
+	"/subsz", "/accountz", "/accstatz", "/jsz", "/raftz", "/ipqueuesz", "/expvarz", "/stacksz"}
+
+func registerOpsRoutes(se *core.ServeEvent) {
+	for _, p := range monitoringPaths {
+		se.Router.GET(p, func(e *core.RequestEvent) error {
+			return apis.NewNotFoundError(fmt.Sprintf("%s is not served on the HTTP port: "+
+				"NATS monitoring is at --nats-monitor-listen, and the health check is GET /api/health", p), nil)
+		})
+	}
+}
+
+// installer is PocketBase's DefaultInstallerFunc with a command that works
+// here: PocketBase suggests `go run . superuser upsert`, but this module's
+// main package is ./cmd/pocketbus.
+func installer(app core.App, systemSuperuser *core.Record, baseURL string) error {
+	command := os.Args[0]
+	if osutils.IsProbablyGoRun() {
+		command = "go run ./cmd/pocketbus"
+	}
+	if ui.DistDirFS == nil {
+		color.Magenta("You can create your first superuser by running: %s superuser upsert EMAIL PASS", command)
+		return nil
+	}
+	token, err := systemSuperuser.NewStaticAuthToken(30 * time.Minute)
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("%s/_/#/pbinstall/%s", strings.TrimRight(baseURL, "/"), token)
+	_ = osutils.LaunchURL(url)
+	color.Magenta("\n(!) Launch the URL below in the browser if it hasn't been open already to create your first superuser account:")
+	color.New(color.Bold).Add(color.FgCyan).Println(url)
+	color.New(color.FgHiBlack, color.Italic).Printf("(you can also create your first superuser by running: %s superuser upsert EMAIL PASS --dir %s)\n\n",
+		command, app.DataDir())
+	return nil
+}
