@@ -38,6 +38,8 @@ func (cfg *Config) serveFlags() *pflag.FlagSet {
 		"PEM private key for --nats-tls-cert (env POCKETBUS_NATS_TLS_KEY)")
 	fs.StringVar(&cfg.MonitorListen, "nats-monitor-listen", envOr("POCKETBUS_NATS_MONITOR_LISTEN", ""),
 		"nats-server's own HTTP monitoring (/healthz, /varz, /connz, /accountz, /jsz) on host:port; off by default (env POCKETBUS_NATS_MONITOR_LISTEN)")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", envOr("POCKETBUS_METRICS_LISTEN", ""),
+		"Prometheus metrics at http://host:port/metrics; off by default (env POCKETBUS_METRICS_LISTEN)")
 	fs.StringVar(&cfg.NATSURL, "nats-url", envOr("POCKETBUS_NATS_URL", ""),
 		"external NATS cluster URL(s), comma-separated: no embedded server, accounts are pushed there (env POCKETBUS_NATS_URL)")
 	fs.StringVar(&cfg.NATSSystemCreds, "nats-system-creds", envOr("POCKETBUS_NATS_SYSTEM_CREDS", ""),
@@ -61,7 +63,7 @@ func (cfg *Config) validate() error {
 	}
 	listens := []struct{ flag, value string }{
 		{"--nats-listen", cfg.NATSListen}, {"--nats-ws-listen", cfg.NATSWSListen},
-		{"--nats-monitor-listen", cfg.MonitorListen},
+		{"--nats-monitor-listen", cfg.MonitorListen}, {"--metrics-listen", cfg.MetricsListen},
 	}
 	for _, l := range listens {
 		if l.value == "" && l.flag != "--nats-listen" {

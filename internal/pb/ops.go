@@ -1,6 +1,7 @@
 package pb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -20,23 +21,32 @@ import (
 
 // ops is the operations side of `serve` (SPEC §8): one process per data
 // dir, start-up failures that name their cause within seconds, /api/health
-// that knows about NATS.
+// that knows about NATS, and the metrics listener.
 type ops struct {
-	hub *Hub
-	cfg *Config
+	hub     *Hub
+	cfg     *Config
+	metrics *metrics
+
+	metricsListener net.Listener
+	metricsServer   *http.Server
 }
 
 func bindOps(app core.App, h *Hub, cfg *Config) *ops {
-	o := &ops{hub: h, cfg: cfg}
+	o := &ops{hub: h, cfg: cfg, metrics: newMetrics(app, h)}
 	// Before Bind's OnServe (which starts NATS): the HTTP port is taken
 	// first, so that a port in use fails before anything else starts.
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Priority: -100, Func: o.onServe})
+	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		o.stopMetrics()
+		return e.Next()
+	})
 	return o
 }
 
 // preflight runs before `serve` does anything else (migrations, ports,
 // NATS): every flag value is checked, the data dir and the JetStream store
-// are locked (which also shows that the store is writable).
+// are locked (which also shows that the store is writable), and the
+// metrics port is taken.
 func (o *ops) preflight(app core.App) error {
 	if err := o.cfg.validate(); err != nil {
 		return err
@@ -52,6 +62,13 @@ func (o *ops) preflight(app core.App) error {
 				return err
 			}
 		}
+	}
+	if o.cfg.MetricsListen != "" {
+		l, err := net.Listen("tcp", o.cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen %s: %w", o.cfg.MetricsListen, err)
+		}
+		o.metricsListener = l
 	}
 	return nil
 }
@@ -86,12 +103,17 @@ func (o *ops) onServe(se *core.ServeEvent) error {
 		se.Listener = l
 	}
 	se.InstallerFunc = installer
+	se.Router.BindFunc(o.metrics.observe)
 	se.Router.BindFunc(o.health)
 	registerOpsRoutes(se)
 	if err := se.Next(); err != nil {
 		se.Listener.Close()
+		if o.metricsListener != nil {
+			o.metricsListener.Close()
+		}
 		return err
 	}
+	o.startMetrics(se.App)
 	return nil
 }
 
@@ -127,9 +149,32 @@ var monitoringPaths = []string{"/metrics", "/healthz", "/varz", "/connz", "/rout
 func registerOpsRoutes(se *core.ServeEvent) {
 	for _, p := range monitoringPaths {
 		se.Router.GET(p, func(e *core.RequestEvent) error {
-			return apis.NewNotFoundError(fmt.Sprintf("%s is not served on the HTTP port: "+
-				"NATS monitoring is at --nats-monitor-listen, and the health check is GET /api/health", p), nil)
+			return apis.NewNotFoundError(fmt.Sprintf("%s is not served on the HTTP port: Prometheus metrics are at --metrics-listen, "+
+				"NATS monitoring at --nats-monitor-listen, and the health check is GET /api/health", p), nil)
 		})
+	}
+}
+
+func (o *ops) startMetrics(app core.App) {
+	if o.metricsListener == nil {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", o.metrics.handler())
+	o.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := o.metricsServer.Serve(o.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			app.Logger().Error("metrics listener stopped", "error", err)
+		}
+	}()
+	fmt.Printf("Metrics at http://%s/metrics\n", o.metricsListener.Addr())
+}
+
+func (o *ops) stopMetrics() {
+	if o.metricsServer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		o.metricsServer.Shutdown(ctx)
 	}
 }
 

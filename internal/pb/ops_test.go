@@ -17,12 +17,15 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +107,7 @@ func TestStartupFailuresExitFast(t *testing.T) {
 		{"NATS port in use", nil, base("--nats-listen", held), []string{held, "address already in use"}},
 		{"WebSocket port in use", nil, base("--nats-ws-listen", held), []string{held, "address already in use", "websocket"}},
 		{"monitor port in use", nil, base("--nats-monitor-listen", held), []string{held, "address already in use"}},
+		{"metrics port in use", nil, base("--metrics-listen", held), []string{"--metrics-listen", "address already in use"}},
 		{"nonsense size", nil, base("--nats-max-memory", "lots"), []string{"--nats-max-memory", `"lots"`}},
 		{"overflowing size", nil, base("--nats-max-disk", "99999999999T"), []string{"--nats-max-disk", "99999999999T"}},
 		{"bad listen address", nil, base("--nats-listen", "127.0.0.1:99999"), []string{"--nats-listen", "99999"}},
@@ -179,6 +183,164 @@ func TestOneProcessPerDataDir(t *testing.T) {
 	inst.kill()
 	if err := inst.start(); err != nil {
 		t.Fatalf("restart after kill -9: %v", err)
+	}
+}
+
+// Sizes go through go-humanize: powers of 1000 and of 1024, fractions.
+// The JetStream totals show in the metrics and in nats-server's /varz.
+func TestMetricsAndNATSMonitoring(t *testing.T) {
+	metricsAddr, monitorAddr := freeAddr(t), freeAddr(t)
+	inst := startInstance(t, "", "--metrics-listen", metricsAddr, "--nats-monitor-listen", monitorAddr,
+		"--nats-max-memory", "512MiB", "--nats-max-disk", "15.5G")
+	metricsURL, monitorURL := "http://"+metricsAddr+"/metrics", "http://"+monitorAddr
+
+	before := scrape(t, metricsURL)
+	if v := metric(t, before, "nats_jetstream_memory_max_bytes"); v != 512<<20 {
+		t.Fatalf("JetStream memory total %v, want 512MiB", v)
+	}
+	if v := metric(t, before, "nats_jetstream_storage_max_bytes"); v != 15.5e9 {
+		t.Fatalf("JetStream storage total %v, want 15.5G", v)
+	}
+	if v := metric(t, before, "pocketbus_nats_ready"); v != 1 {
+		t.Fatalf("pocketbus_nats_ready %v", v)
+	}
+	var varz struct {
+		JetStream struct {
+			Config struct {
+				MaxMemory int64 `json:"max_memory"`
+			} `json:"config"`
+		} `json:"jetstream"`
+		Connections int `json:"connections"`
+	}
+	getJSON(t, monitorURL+"/varz", &varz)
+	if varz.JetStream.Config.MaxMemory != 512<<20 {
+		t.Fatalf("/varz JetStream max memory %d", varz.JetStream.Config.MaxMemory)
+	}
+
+	u := signUp(t, inst, "Metrics")
+	project := u.createProject(u.MyGroup, "metrics")
+	pid, account := project["id"].(string), project["account"].(string)
+	unused := u.createProject(u.MyGroup, "never-used")["account"].(string)
+	nc := mustConnect(t, inst.NATSURL, u.issue(pid, nil))
+	for i := 0; i < 10; i++ {
+		nc.Publish("m", []byte("0123456789"))
+	}
+	nc.Flush()
+
+	after := scrape(t, metricsURL)
+	for _, c := range []struct {
+		name string
+		min  float64
+	}{
+		{"pocketbus_projects", 2}, {"pocketbus_credentials_issued", 1}, {"nats_connections", 1},
+		{"nats_in_msgs_total", 10}, {"nats_in_bytes_total", 100}, {"nats_accounts_loaded", 1},
+	} {
+		if d := metric(t, after, c.name) - metric(t, before, c.name); d < c.min {
+			t.Fatalf("%s grew by %v, want ≥ %v", c.name, d, c.min)
+		}
+	}
+	labels := fmt.Sprintf(`account="%s",project="%s"`, account, pid)
+	if v := metric(t, after, "nats_account_connections{"+labels+"}"); v != 1 {
+		t.Fatalf("nats_account_connections of the project: %v\n%s", v, after)
+	}
+	if v := metric(t, after, "nats_account_in_msgs_total{"+labels+"}"); v != 10 {
+		t.Fatalf("nats_account_in_msgs_total of the project: %v", v)
+	}
+	if v := metric(t, after, `pocketbus_http_requests_total{route="POST /api/pocketbus/projects/{id}/credentials",status="200"}`); v != 1 {
+		t.Fatalf("credential issue requests by route: %v", v)
+	}
+	// Per-project series exist only for accounts nats-server has loaded.
+	if strings.Contains(after, unused) {
+		t.Fatal("a project nobody connected to has series")
+	}
+	if strings.Contains(after, pid+"/credentials") {
+		t.Fatal("a request path with an id became a label")
+	}
+
+	// nats-server's own monitoring sees the same connection.
+	var connz struct {
+		Connections []struct {
+			Account string `json:"account"`
+		} `json:"connections"`
+	}
+	getJSON(t, monitorURL+"/connz?auth=1", &connz)
+	found := false
+	for _, c := range connz.Connections {
+		found = found || c.Account == account
+	}
+	if !found {
+		t.Fatalf("/connz does not list the project's connection: %+v", connz)
+	}
+	var healthz map[string]any
+	getJSON(t, monitorURL+"/healthz", &healthz)
+	if healthz["status"] != "ok" {
+		t.Fatalf("/healthz %v", healthz)
+	}
+	var accountz struct {
+		Accounts []string `json:"accounts"`
+	}
+	getJSON(t, monitorURL+"/accountz", &accountz)
+	if !strings.Contains(strings.Join(accountz.Accounts, ","), account) {
+		t.Fatalf("/accountz %v", accountz.Accounts)
+	}
+	getJSON(t, monitorURL+"/jsz", &map[string]any{})
+
+	// On the HTTP port these are JSON 404s, not the web app's page.
+	for _, p := range []string{"/metrics", "/healthz", "/varz", "/connz"} {
+		resp, err := http.Get(inst.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("GET %s on the HTTP port: %d %s %.80s", p, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return string(b)
+}
+
+// metric reads one sample from Prometheus text: name, or name{labels} with
+// the labels in the exposition's (sorted) order. Missing is 0.
+func metric(t *testing.T, text, series string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(text)
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatalf("%s: %v", series, err)
+	}
+	return v
+}
+
+func getJSON(t *testing.T, url string, into any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, into); err != nil {
+		t.Fatalf("GET %s: %v: %.200s", url, err, b)
 	}
 }
 
@@ -428,7 +590,7 @@ func TestCommands(t *testing.T) {
 		}
 	}
 	out, _ = exec.Command(binPath, "serve", "--help").CombinedOutput()
-	for _, f := range []string{"--nats-listen", "--nats-advertise", "--nats-tls-cert", "--nats-monitor-listen", "--rate-limits"} {
+	for _, f := range []string{"--nats-listen", "--nats-advertise", "--nats-tls-cert", "--nats-monitor-listen", "--metrics-listen", "--rate-limits"} {
 		if !strings.Contains(string(out), f) {
 			t.Fatalf("serve --help lacks %s", f)
 		}
