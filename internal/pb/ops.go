@@ -11,12 +11,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/fatih/color"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/osutils"
 	"github.com/pocketbase/pocketbase/ui"
+
+	"github.com/pocketbus/pocketbus/internal/bus"
+	"github.com/pocketbus/pocketbus/internal/tenancy"
 )
 
 // ops is the operations side of `serve` (SPEC §8): one process per data
@@ -114,7 +118,40 @@ func (o *ops) onServe(se *core.ServeEvent) error {
 		return err
 	}
 	o.startMetrics(se.App)
+	o.warnOvercommit(se.App)
 	return nil
+}
+
+// warnOvercommit says so at start when the projects on record reserve more
+// JetStream than the server's totals (e.g. --nats-max-disk lowered, or a
+// size whose unit changed: 10G is 10×10⁹ bytes since sizes are
+// go-humanize's, it was 10×2³⁰): nats-server then enables JetStream only
+// for the accounts that load first, and the others get no JetStream.
+func (o *ops) warnOvercommit(app core.App) {
+	maxMem, maxDisk := o.cfg.MaxMemory, o.cfg.MaxDisk
+	if srv, ok := o.hub.Plane.(*bus.Server); ok {
+		maxMem, maxDisk = srv.JetStreamTotals()
+	}
+	var mem, disk int64
+	err := app.DB().NewQuery(`SELECT
+		COALESCE(SUM(CASE WHEN js_max_memory > 0 THEN js_max_memory ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN js_max_disk > 0 THEN js_max_disk ELSE 0 END), 0)
+		FROM ` + tenancy.Projects).Row(&mem, &disk)
+	if err != nil {
+		return
+	}
+	for _, c := range []struct {
+		what, flag     string
+		reserved, have int64
+	}{{"memory", "--nats-max-memory", mem, maxMem}, {"disk", "--nats-max-disk", disk, maxDisk}} {
+		if c.have > 0 && c.reserved > c.have {
+			msg := fmt.Sprintf("Warning: projects reserve %s of JetStream %s but the server has %s (%s): "+
+				"projects whose accounts load last get no JetStream; raise %s (e.g. %s) or lower project limits",
+				humanize.IBytes(uint64(c.reserved)), c.what, humanize.IBytes(uint64(c.have)), c.flag, c.flag, humanize.IBytes(uint64(c.reserved)))
+			fmt.Println(msg)
+			app.Logger().Warn("JetStream overcommitted", "storage", c.what, "reserved", c.reserved, "total", c.have)
+		}
+	}
 }
 
 // health makes PocketBase's GET /api/health answer 503 while NATS cannot

@@ -344,6 +344,29 @@ func getJSON(t *testing.T, url string, into any) {
 	}
 }
 
+// Sizes are go-humanize's, so 1G is 10⁹ bytes where it was 2³⁰: a server
+// restarted with totals below what its projects reserve says so at start.
+func TestOvercommitWarning(t *testing.T) {
+	dir := t.TempDir()
+	inst := startInstance(t, dir, "--nats-max-memory", "1GiB", "--nats-max-disk", "1GiB")
+	alice := signUp(t, inst, "Alice")
+	unlimited(t, superuser(t, inst), alice)
+	for i := 0; i < 4; i++ { // 4 × 256 MiB: the whole GiB
+		alice.createProject(alice.MyGroup, fmt.Sprintf("p%d", i))
+	}
+	if strings.Contains(inst.logs(), "Warning: projects reserve") {
+		t.Fatalf("warned without overcommitment:\n%s", inst.logs())
+	}
+	inst.stop()
+	inst.args = append(inst.args, "--nats-max-disk", "1G")
+	if err := inst.start(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(inst.logs(), "Warning: projects reserve 1.0 GiB of JetStream disk but the server has 954 MiB (--nats-max-disk)") {
+		t.Fatalf("no overcommitment warning:\n%s", inst.logs())
+	}
+}
+
 // GET /api/health is 503 while NATS cannot serve clients: here the
 // external cluster of a --nats-url instance goes away and comes back.
 func TestHealthFollowsNATS(t *testing.T) {
