@@ -136,7 +136,7 @@ func (o *ops) warnOvercommit(app core.App) {
 	err := app.DB().NewQuery(`SELECT
 		COALESCE(SUM(CASE WHEN js_max_memory > 0 THEN js_max_memory ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN js_max_disk > 0 THEN js_max_disk ELSE 0 END), 0)
-		FROM ` + tenancy.Projects).Row(&mem, &disk)
+		FROM `+tenancy.Projects).Row(&mem, &disk)
 	if err != nil {
 		return
 	}
