@@ -344,6 +344,26 @@ func getJSON(t *testing.T, url string, into any) {
 	}
 }
 
+// With no superuser yet, serve's hint names a command that works here:
+// PocketBase's says `go run . superuser upsert` (the module root has no
+// main package). The test binary lives in the temp dir, which PocketBase
+// takes for `go run`.
+func TestFirstSuperuserHint(t *testing.T) {
+	dir := t.TempDir()
+	port, _ := proc.FreePort()
+	p, err := proc.Start(binPath, []string{"serve", "--dir", dir, "--http", fmt.Sprintf("127.0.0.1:%d", port),
+		"--nats-listen", "127.0.0.1:0"}, filepath.Join(dir, "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(10 * time.Second)
+	waitFor(t, 20*time.Second, "the first-superuser hint", func() bool { return strings.Contains(p.Output(), "superuser upsert") })
+	out := p.Output()
+	if strings.Contains(out, "go run . superuser") || !strings.Contains(out, "go run ./cmd/pocketbus superuser upsert EMAIL PASS --dir "+dir) {
+		t.Fatalf("hint:\n%s", out)
+	}
+}
+
 // Sizes are go-humanize's, so 1G is 10⁹ bytes where it was 2³⁰: a server
 // restarted with totals below what its projects reserve says so at start.
 func TestOvercommitWarning(t *testing.T) {
