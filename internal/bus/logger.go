@@ -81,6 +81,11 @@ var (
 )
 
 func (s *slogLogger) log(level slog.Level, format string, v []any) {
+	// Disabled debug and trace lines cost no formatting (no banner is
+	// logged below info).
+	if level < slog.LevelInfo && !s.l.Enabled(context.Background(), level) {
+		return
+	}
 	msg := fmt.Sprintf(format, v...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
