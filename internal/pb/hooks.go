@@ -1,11 +1,11 @@
 package pb
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
 	"net/url"
 	"os"
-	"path/filepath"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
@@ -21,8 +21,10 @@ type Hub struct {
 	Plane   bus.DataPlane // nil until serve starts it
 	cfg     *Config
 	// The NATS WebSocket endpoint proxied at /nats: the embedded server's
-	// listener, or --nats-ws-url with an external cluster ("" = none).
-	wsURL string
+	// listener, or --nats-ws-url with an external cluster ("" = none), and
+	// the TLS config to reach it (embedded with TLS: its own certificate).
+	wsURL      string
+	wsProxyTLS *tls.Config
 }
 
 // Bind registers every Pocketbus hook on app. This is the one place where the
@@ -156,30 +158,33 @@ func (h *Hub) startDataPlane(app core.App) error {
 	if h.cfg.NATSWSURL != "" {
 		return fmt.Errorf("--nats-ws-url goes with --nats-url (the embedded server has --nats-ws-listen)")
 	}
-	store := h.cfg.NATSStore
-	if store == "" {
-		store = filepath.Join(app.DataDir(), "nats")
-	}
 	srv, err := bus.Start(bus.Config{
-		StoreDir:  store,
-		Listen:    h.cfg.NATSListen,
-		WSListen:  h.cfg.NATSWSListen,
-		MaxMemory: h.cfg.MaxMemory,
-		MaxDisk:   h.cfg.MaxDisk,
-		Logger:    app.Logger().With("component", "nats"),
-		Source:    tenancy.AccountSource{App: app},
+		StoreDir:      h.cfg.storeDir(app.DataDir()),
+		Listen:        h.cfg.NATSListen,
+		WSListen:      h.cfg.NATSWSListen,
+		MaxMemory:     h.cfg.MaxMemory,
+		MaxDisk:       h.cfg.MaxDisk,
+		TLSCert:       h.cfg.TLSCert,
+		TLSKey:        h.cfg.TLSKey,
+		MonitorListen: h.cfg.MonitorListen,
+		Logger:        app.Logger(), // records say "NATS: ..." (see bus/logger.go)
+		Source:        tenancy.AccountSource{App: app},
 	}, h.Tenancy.Operator)
 	if err != nil {
 		return fmt.Errorf("starting NATS: %w", err)
 	}
-	h.Plane, h.wsURL = srv, srv.WebsocketURL()
+	h.Plane = srv
+	h.wsURL, h.wsProxyTLS = srv.WebsocketProxyTarget()
 	h.Tenancy.SetDataPlane(srv, srv.JetStreamTotals)
 	if err := h.reconcile(app); err != nil {
 		return err
 	}
 	fmt.Printf("NATS listening on %s\n", srv.ClientURL())
 	if h.wsURL != "" {
-		fmt.Printf("NATS WebSocket listening on %s (and /nats on the HTTP port)\n", h.wsURL)
+		fmt.Printf("NATS WebSocket listening on %s (and /nats on the HTTP port)\n", srv.WebsocketURL())
+	}
+	if u := srv.MonitorURL(); u != "" {
+		fmt.Printf("NATS monitoring on %s\n", u)
 	}
 	return nil
 }

@@ -279,10 +279,11 @@ func TestWebTokenOverSameOriginWebSocket(t *testing.T) {
 	if err != nil || time.Until(exp) > time.Hour+time.Second || time.Until(exp) < 50*time.Minute {
 		t.Fatalf("token expires %v (%v)", tok["expires"], err)
 	}
-	if tok["ws_url"] != inst.WSURL {
-		t.Fatalf("ws_url = %v, want %v", tok["ws_url"], inst.WSURL)
-	}
+	// ws_url is the app's own origin + /nats (SPEC §8), not the listener.
 	wsURL := strings.Replace(inst.URL, "http://", "ws://", 1) + "/nats"
+	if tok["ws_url"] != wsURL || inst.WSURL != wsURL {
+		t.Fatalf("ws_url = %v (info: %v), want %v", tok["ws_url"], inst.WSURL, wsURL)
+	}
 	nc, err := nats.Connect(wsURL, nats.UserJWTAndSeed(tok["jwt"].(string), tok["seed"].(string)), nats.NoReconnect())
 	if err != nil {
 		t.Fatalf("connect through /nats: %v", err)

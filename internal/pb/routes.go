@@ -2,7 +2,6 @@ package pb
 
 import (
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
 
@@ -44,21 +43,10 @@ func registerRoutes(se *core.ServeEvent, h *Hub) {
 	api.DELETE("/exports/{id}", h.deleteExport)
 
 	// Browsers reach NATS over WebSocket on the app's own origin.
-	if target, err := url.Parse(h.wsURL); err == nil && h.wsURL != "" {
-		// The WebSocket handshake is HTTP; ReverseProxy then relays the
-		// upgraded connection. The request goes to the target URL as it is
-		// (its own path, if any), not to target + "/nats".
-		target.Scheme = map[string]string{"ws": "http", "wss": "https"}[target.Scheme]
-		proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.URL.Path, pr.Out.URL.RawPath = target.Scheme, target.Host, target.Path, ""
-			pr.Out.Host = target.Host
-			pr.SetXForwarded()
-		}}
-		r.GET("/nats", func(e *core.RequestEvent) error {
-			proxy.ServeHTTP(e.Response, e.Request)
-			return nil
-		})
+	if proxy := h.natsProxy(); proxy != nil {
+		r.GET("/nats", proxy)
 	}
+	// Monitoring paths and /api/health's NATS check: ops.go.
 
 	// Unknown API paths stay JSON 404s instead of falling through to the app.
 	r.GET("/api/{path...}", func(e *core.RequestEvent) error {
@@ -73,8 +61,8 @@ func (h *Hub) info(e *core.RequestEvent) error {
 		"version":  Version,
 		"operator": h.Tenancy.Operator.PublicKey(),
 		"nats": map[string]string{
-			"url":    h.Plane.ClientURL(),
-			"ws_url": h.wsURL,
+			"url":    h.natsClientURL(e),
+			"ws_url": h.natsWebSocketURL(e),
 		},
 	})
 }
@@ -106,7 +94,7 @@ func (h *Hub) revokeCredential(e *core.RequestEvent) error {
 }
 
 func (h *Hub) projectToken(e *core.RequestEvent) error {
-	token, err := h.Tenancy.IssueWebToken(e.App, tenancy.ActorOf(e), e.Request.PathValue("id"), h.wsURL)
+	token, err := h.Tenancy.IssueWebToken(e.App, tenancy.ActorOf(e), e.Request.PathValue("id"), h.natsWebSocketURL(e))
 	if err != nil {
 		return err
 	}

@@ -669,7 +669,7 @@ func TestCredentialOptionsHold(t *testing.T) {
 // its share or project count, one user cannot own unbounded groups; auth
 // and create routes are rate-limited.
 func TestFairShare(t *testing.T) {
-	inst := startInstance(t, "", "--nats-max-memory", "160M", "--nats-max-disk", "10G")
+	inst := startInstance(t, "", "--nats-max-memory", "160MiB", "--nats-max-disk", "10GiB")
 	su := superuser(t, inst)
 	greedy, other := signUp(t, inst, "Greedy"), signUp(t, inst, "Other")
 
