@@ -3,13 +3,14 @@
 package main
 
 import (
-	"log"
+	"os"
 
 	"github.com/pocketbus/pocketbus/internal/pb"
 )
 
 func main() {
+	// Start prints its error to stderr; every failure exits non-zero.
 	if err := pb.New().Start(); err != nil {
-		log.Fatal(err)
+		os.Exit(1)
 	}
 }

@@ -49,6 +49,19 @@ type AccountPublisher interface {
 // other.
 type accountLocks [64]sync.Mutex
 
+// lockAll takes every stripe, in order: nothing syncs any account until
+// unlock.
+func (l *accountLocks) lockAll() (unlock func()) {
+	for i := range l {
+		l[i].Lock()
+	}
+	return func() {
+		for i := range l {
+			l[i].Unlock()
+		}
+	}
+}
+
 func (l *accountLocks) lock(pub string) (unlock func()) {
 	h := fnv.New32a()
 	h.Write([]byte(pub))

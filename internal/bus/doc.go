@@ -122,4 +122,19 @@
 //     loads without JetStream (clients get "no responders" on $JS.API) and
 //     SyncAccount still succeeds: admit quotas against JetStreamTotals
 //     before signing.
+//
+// # Operations
+//
+// Start fails at once with nats-server's own message when a listener
+// cannot bind or JetStream cannot use its store: nats-server only logs
+// those (Fatalf), so the logger hands the first one to Start instead of a
+// readiness wait. Config.TLSCert/TLSKey put TLS on the client port and the
+// WebSocket listener (WebsocketProxyTarget gives an in-process proxy a TLS
+// config pinned to that certificate); Config.MonitorListen turns on
+// nats-server's HTTP monitoring. Logs are one slog record per event:
+// banners folded into one record with attributes, messages prefixed
+// "NATS: ", a client's errors as warnings, and each refused client as one
+// warning with its account, user and the reason (logAuthFailures, from the
+// $SYS auth-error advisory). Ready reports whether clients can be served;
+// SystemUserCreds mints a system-account user for operators' tools.
 package bus

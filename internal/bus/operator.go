@@ -357,6 +357,8 @@ type Account struct {
 	Limits      Limits
 	Disabled    bool                 // all connections closed, new ones refused, data kept
 	Revocations map[string]time.Time // user public key (or jwt.All) -> revoked at
+	// Subjects shared with other projects' accounts (see Share).
+	Exports, Imports []Share
 }
 
 // AccountJWT signs the project's account JWT with the operator key directly.
@@ -396,6 +398,7 @@ func (o *Operator) AccountJWT(a Account) (pub, token string, err error) {
 	for k, t := range a.Revocations {
 		ac.RevokeAt(k, t)
 	}
+	applyShares(ac, a)
 	token, err = ac.Encode(o.opKP)
 	if err != nil {
 		return "", "", fmt.Errorf("bus: sign account: %w", err)

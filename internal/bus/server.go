@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,12 +33,18 @@ type AccountSource interface {
 type Config struct {
 	StoreDir         string   // JetStream store
 	Listen           string   // "host:port"; port 0 => random free port
-	WSListen         string   // same for websocket (no TLS); "" disables it
+	WSListen         string   // same for websocket; "" disables it
 	WSAllowedOrigins []string // empty = any origin (tokens are the auth)
 	MaxMemory        int64    // JetStream totals; 0 = nats-server's own sizing
 	MaxDisk          int64
 	Logger           *slog.Logger
 	Source           AccountSource
+	// TLSCert and TLSKey (PEM files) put TLS on the client port and the
+	// WebSocket listener; plain clients are refused. Both or neither.
+	TLSCert, TLSKey string
+	// MonitorListen is nats-server's own HTTP monitoring (/varz, /connz,
+	// /healthz, ...), "host:port" (port 0 => free port); "" = off.
+	MonitorListen string
 }
 
 // Server is the embedded nats-server plus an in-process system connection.
@@ -48,9 +55,11 @@ type Server struct {
 	storeDir string
 	sys      *nats.Conn
 	ws       bool
+	tls      *tls.Config // the listeners' TLS config; nil = plain
 	stop     sync.Once
 	locks    accountLocks
 	loads    *loadGuard    // accounts between their first Fetch and settling; see loadguard.go
+	paused   *sync.RWMutex // held by PauseJetStream; new accounts' Fetch waits for it
 	unwatch  chan struct{} // stops the load watcher
 	watching sync.WaitGroup
 }
@@ -74,22 +83,33 @@ func Start(cfg Config, op *Operator) (*Server, error) {
 		return nil, err
 	}
 	loads := newLoadGuard()
+	paused := &sync.RWMutex{} // see PauseJetStream
 	opts := &server.Options{
 		ServerName:         "pocketbus",
 		Host:               host,
 		Port:               port,
 		TrustedOperators:   []*jwt.OperatorClaims{opClaims},
 		SystemAccount:      op.SystemAccountPublicKey(),
-		AccountResolver:    &resolver{src: cfg.Source, op: op, loads: loads},
+		AccountResolver:    &resolver{src: cfg.Source, op: op, loads: loads, paused: paused},
 		JetStream:          true,
 		StoreDir:           cfg.StoreDir,
 		JetStreamMaxMemory: cfg.MaxMemory,
 		JetStreamMaxStore:  cfg.MaxDisk,
 		NoSigs:             true,
-		NoLog:              cfg.Logger == nil,
-		// Nothing else shares the port with us, but the HTTP monitor is off:
-		// stats go through the in-process API.
-		HTTPPort: 0,
+		// One log record per event (see logger.go): no ASCII art.
+		DisableJetStreamBanner: true,
+	}
+	// HTTP monitoring only when asked for (stats go through the in-process
+	// API); TLS on the client and WebSocket listeners when configured.
+	if err := applyMonitorListen(opts, cfg.MonitorListen); err != nil {
+		return nil, err
+	}
+	tlsConfig, err := loadTLS(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, err
+	}
+	if tlsConfig != nil {
+		opts.TLSConfig, opts.TLS = tlsConfig, true
 	}
 	if cfg.MaxMemory == 0 {
 		opts.JetStreamMaxMemory = -1
@@ -105,24 +125,40 @@ func Start(cfg Config, op *Operator) (*Server, error) {
 		opts.Websocket = server.WebsocketOpts{
 			Host:           wh,
 			Port:           wp,
-			NoTLS:          true,
+			NoTLS:          tlsConfig == nil,
 			AllowedOrigins: cfg.WSAllowedOrigins,
+		}
+		if tlsConfig != nil {
+			opts.Websocket.TLSConfig = tlsConfig.Clone()
 		}
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("bus: nats-server: %w", err)
 	}
-	if cfg.Logger != nil {
-		debug := cfg.Logger.Enabled(context.Background(), slog.LevelDebug)
-		ns.SetLoggerV2(NewSlogLogger(cfg.Logger), debug, false, false)
+	// Our logger also catches nats-server's fatal errors (a port in use, a
+	// store it cannot write), which it only logs: Start fails with them at
+	// once instead of waiting for a readiness that never comes.
+	logTo := cfg.Logger
+	if logTo == nil {
+		logTo = slog.New(slog.DiscardHandler)
 	}
+	fatal := make(chan string, 1)
+	logger := newSlogLogger(logTo, func(msg string) {
+		select {
+		case fatal <- msg:
+		default:
+		}
+	})
+	ns.SetLoggerV2(logger, logTo.Enabled(context.Background(), slog.LevelDebug), false, false)
 	ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
+	logger.flush()
+	if err := waitReady(ns, fatal, 30*time.Second); err != nil {
 		ns.Shutdown()
-		return nil, errors.New("bus: nats-server did not become ready")
+		ns.WaitForShutdown()
+		return nil, err
 	}
-	s := &Server{ns: ns, op: op, src: cfg.Source, storeDir: cfg.StoreDir, ws: cfg.WSListen != "", loads: loads, unwatch: make(chan struct{})}
+	s := &Server{ns: ns, op: op, src: cfg.Source, storeDir: cfg.StoreDir, ws: cfg.WSListen != "", tls: tlsConfig, loads: loads, paused: paused, unwatch: make(chan struct{})}
 	ujwt, useed := op.systemUser()
 	s.sys, err = nats.Connect("",
 		nats.InProcessServer(ns),
@@ -134,6 +170,14 @@ func Start(cfg Config, op *Operator) (*Server, error) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
 		return nil, fmt.Errorf("bus: system connection: %w", err)
+	}
+	if cfg.Logger != nil {
+		if err := s.logAuthFailures(cfg.Logger); err != nil {
+			s.sys.Close()
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			return nil, err
+		}
 	}
 	// Accounts with JetStream data loaded during ns.Start are in the guard
 	// already; the watcher settles them like any other load.
@@ -420,15 +464,20 @@ func (s *Server) AccountStats(pub string) (Stats, error) {
 // makes sure the account does not stay registered with a JWT that a
 // commit has overtaken (see loadguard.go).
 type resolver struct {
-	src   AccountSource
-	op    *Operator
-	loads *loadGuard
+	src    AccountSource
+	op     *Operator
+	loads  *loadGuard
+	paused *sync.RWMutex
 }
 
 func (r *resolver) Fetch(pub string) (string, error) {
 	if pub == r.op.SystemAccountPublicKey() {
 		return r.op.SystemAccountJWT(), nil
 	}
+	// A backup's pause (PauseJetStream) holds new accounts back: one that
+	// loads during it would write JetStream files into the copy.
+	r.paused.RLock()
+	defer r.paused.RUnlock()
 	r.loads.begin(pub) // before the read: see loadguard.go
 	t, err := r.src.AccountJWT(pub)
 	r.loads.end(pub, t, err)

@@ -570,8 +570,20 @@ func TestLoggerAdapter(t *testing.T) {
 	e.cfg.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	e.start()
 	out := buf.String()
-	if !strings.Contains(out, "level=INFO") || !strings.Contains(out, "Starting nats-server") || strings.Contains(out, "level=DEBUG") {
+	if !strings.Contains(out, "level=INFO") || !strings.Contains(out, "starting nats-server") || strings.Contains(out, "level=DEBUG") {
 		t.Fatalf("log output:\n%s", out)
+	}
+	// One record per event: the banners are folded into one line each,
+	// with their values as attributes; no ASCII art, no rulers.
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.Contains(line, `msg="NATS:  `) || strings.Contains(line, "---") || strings.Contains(line, `msg="NATS: "`) {
+			t.Fatalf("banner line not folded: %s\n%s", line, out)
+		}
+	}
+	for _, want := range []string{`msg="NATS: starting nats-server" version=`, `msg="NATS: JetStream" `, "max_memory=", "store_directory="} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("log output lacks %q:\n%s", want, out)
+		}
 	}
 }
 

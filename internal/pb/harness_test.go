@@ -231,6 +231,16 @@ func (c *client) do(method, path string, body any) (int, map[string]any) {
 
 func (c *client) doRaw(method, path string, body any) (int, []byte) {
 	c.t.Helper()
+	st, raw, err := c.send(method, path, body)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return st, raw
+}
+
+// send makes the request and returns the status and raw body; it does not
+// touch t, so goroutines may use it (see call).
+func (c *client) send(method, path string, body any) (int, []byte, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -239,13 +249,13 @@ func (c *client) doRaw(method, path string, body any) (int, []byte) {
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			c.t.Fatal(err)
+			return 0, nil, err
 		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, c.inst.URL+path, rd)
 	if err != nil {
-		c.t.Fatal(err)
+		return 0, nil, err
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -255,11 +265,21 @@ func (c *client) doRaw(method, path string, body any) (int, []byte) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw
+	raw, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw, err
+}
+
+// call is do for goroutines: no t.Fatal, the error comes back.
+func (c *client) call(method, path string, body any) (int, map[string]any, error) {
+	st, raw, err := c.send(method, path, body)
+	var out map[string]any
+	if len(raw) > 0 {
+		json.Unmarshal(raw, &out)
+	}
+	return st, out, err
 }
 
 // must asserts the status of a request and returns its body.

@@ -1,11 +1,11 @@
 package pb
 
 import (
+	"crypto/tls"
 	"fmt"
 	"math"
 	"net/url"
 	"os"
-	"path/filepath"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
@@ -21,8 +21,10 @@ type Hub struct {
 	Plane   bus.DataPlane // nil until serve starts it
 	cfg     *Config
 	// The NATS WebSocket endpoint proxied at /nats: the embedded server's
-	// listener, or --nats-ws-url with an external cluster ("" = none).
-	wsURL string
+	// listener, or --nats-ws-url with an external cluster ("" = none), and
+	// the TLS config to reach it (embedded with TLS: its own certificate).
+	wsURL      string
+	wsProxyTLS *tls.Config
 }
 
 // Bind registers every Pocketbus hook on app. This is the one place where the
@@ -46,7 +48,7 @@ func Bind(app core.App, cfg *Config) *Hub {
 
 	// Ids are the server's (SPEC §7): no records-API create names its own.
 	for _, c := range []string{tenancy.Users, tenancy.Groups, tenancy.Projects, tenancy.Credentials,
-		tenancy.Memberships, tenancy.Invites, tenancy.Events, tenancy.Revocations} {
+		tenancy.Memberships, tenancy.Invites, tenancy.Events, tenancy.Revocations, tenancy.Exports} {
 		app.OnRecordCreateRequest(c).BindFunc(tenancy.RefuseClientID)
 	}
 
@@ -91,6 +93,11 @@ func Bind(app core.App, cfg *Config) *Hub {
 	app.OnRecordDeleteRequest(tenancy.Credentials).BindFunc(t.OnCredentialDeleteRequest)
 	app.OnRecordDelete(tenancy.Credentials).BindFunc(t.OnCredentialDelete)
 
+	// exports: shares between projects of a group, made by their routes;
+	// however one ends (route or cascade), both accounts are re-signed.
+	app.OnRecordDelete(tenancy.Exports).BindFunc(t.OnExportDelete)
+	bindRefuseWrites(app, t.OnExportWriteRequest, tenancy.Exports)
+
 	// revocations, invites, events: made by the routes, read-only here.
 	bindRefuseWrites(app, t.OnRevocationWriteRequest, tenancy.Revocations)
 	bindRefuseWrites(app, t.OnInviteWriteRequest, tenancy.Invites)
@@ -112,12 +119,17 @@ func Bind(app core.App, cfg *Config) *Hub {
 		if !cfg.RateLimits {
 			se.App.Settings().RateLimits.Enabled = false
 		}
+		if err := h.openJournal(se.App); err != nil {
+			return err
+		}
 		if err := h.startDataPlane(se.App); err != nil {
 			return err
 		}
 		registerRoutes(se, h)
 		return se.Next()
 	})
+	h.bindBackups(app)
+
 	// Runs after PocketBase has stopped HTTP and before the database closes.
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
 		if h.Plane != nil {
@@ -146,30 +158,33 @@ func (h *Hub) startDataPlane(app core.App) error {
 	if h.cfg.NATSWSURL != "" {
 		return fmt.Errorf("--nats-ws-url goes with --nats-url (the embedded server has --nats-ws-listen)")
 	}
-	store := h.cfg.NATSStore
-	if store == "" {
-		store = filepath.Join(app.DataDir(), "nats")
-	}
 	srv, err := bus.Start(bus.Config{
-		StoreDir:  store,
-		Listen:    h.cfg.NATSListen,
-		WSListen:  h.cfg.NATSWSListen,
-		MaxMemory: h.cfg.MaxMemory,
-		MaxDisk:   h.cfg.MaxDisk,
-		Logger:    app.Logger().With("component", "nats"),
-		Source:    tenancy.AccountSource{App: app},
+		StoreDir:      h.cfg.storeDir(app.DataDir()),
+		Listen:        h.cfg.NATSListen,
+		WSListen:      h.cfg.NATSWSListen,
+		MaxMemory:     h.cfg.MaxMemory,
+		MaxDisk:       h.cfg.MaxDisk,
+		TLSCert:       h.cfg.TLSCert,
+		TLSKey:        h.cfg.TLSKey,
+		MonitorListen: h.cfg.MonitorListen,
+		Logger:        app.Logger(), // records say "NATS: ..." (see bus/logger.go)
+		Source:        tenancy.AccountSource{App: app},
 	}, h.Tenancy.Operator)
 	if err != nil {
 		return fmt.Errorf("starting NATS: %w", err)
 	}
-	h.Plane, h.wsURL = srv, srv.WebsocketURL()
+	h.Plane = srv
+	h.wsURL, h.wsProxyTLS = srv.WebsocketProxyTarget()
 	h.Tenancy.SetDataPlane(srv, srv.JetStreamTotals)
 	if err := h.reconcile(app); err != nil {
 		return err
 	}
 	fmt.Printf("NATS listening on %s\n", srv.ClientURL())
 	if h.wsURL != "" {
-		fmt.Printf("NATS WebSocket listening on %s (and /nats on the HTTP port)\n", h.wsURL)
+		fmt.Printf("NATS WebSocket listening on %s (and /nats on the HTTP port)\n", srv.WebsocketURL())
+	}
+	if u := srv.MonitorURL(); u != "" {
+		fmt.Printf("NATS monitoring on %s\n", u)
 	}
 	return nil
 }
@@ -224,6 +239,16 @@ func (h *Hub) connectCluster(app core.App) error {
 // reconcile repairs what a crash left between the database and NATS, and
 // says so on the console as well as in the logs.
 func (h *Hub) reconcile(app core.App) error {
+	caught, err := h.Tenancy.CatchUpJournal(app)
+	if err != nil {
+		h.Plane.Shutdown()
+		return fmt.Errorf("catching up with the credential journal: %w", err)
+	}
+	if caught.Replayed > 0 || caught.Rotated > 0 {
+		app.Logger().Warn("the database was behind the credential journal (restored from a backup?)",
+			"replayed_entries", caught.Replayed, "rotated_projects", caught.Rotated)
+		fmt.Printf("Credential journal: re-applied %d entries the database lost, rotated %d projects\n", caught.Replayed, caught.Rotated)
+	}
 	repairs, err := h.Tenancy.Reconcile(app, h.Plane)
 	if err != nil {
 		h.Plane.Shutdown()

@@ -279,10 +279,11 @@ func TestWebTokenOverSameOriginWebSocket(t *testing.T) {
 	if err != nil || time.Until(exp) > time.Hour+time.Second || time.Until(exp) < 50*time.Minute {
 		t.Fatalf("token expires %v (%v)", tok["expires"], err)
 	}
-	if tok["ws_url"] != inst.WSURL {
-		t.Fatalf("ws_url = %v, want %v", tok["ws_url"], inst.WSURL)
-	}
+	// ws_url is the app's own origin + /nats (SPEC §8), not the listener.
 	wsURL := strings.Replace(inst.URL, "http://", "ws://", 1) + "/nats"
+	if tok["ws_url"] != wsURL || inst.WSURL != wsURL {
+		t.Fatalf("ws_url = %v (info: %v), want %v", tok["ws_url"], inst.WSURL, wsURL)
+	}
 	nc, err := nats.Connect(wsURL, nats.UserJWTAndSeed(tok["jwt"].(string), tok["seed"].(string)), nats.NoReconnect())
 	if err != nil {
 		t.Fatalf("connect through /nats: %v", err)
@@ -295,4 +296,21 @@ func TestWebTokenOverSameOriginWebSocket(t *testing.T) {
 	if m, err := sub.NextMsg(2 * time.Second); err != nil || string(m.Data) != "hello browser" {
 		t.Fatalf("message over the proxied WebSocket: %v %v", m, err)
 	}
+}
+
+// The group page's stats come in one request: every project of the group,
+// members only.
+func TestGroupStatsInOneRequest(t *testing.T) {
+	inst := shared(t)
+	owner, stranger := signUp(t, inst, "Gst"), signUp(t, inst, "Nos")
+	gid := owner.createGroup("Stats")
+	a := owner.createProject(gid, "a")["id"].(string)
+	b := owner.createProject(gid, "b")["id"].(string)
+	mustConnect(t, inst.NATSURL, owner.issue(a, nil))
+	stats := owner.must(200, "GET", "/api/pocketbus/groups/"+gid+"/stats", nil)["projects"].(map[string]any)
+	if len(stats) != 2 || stats[a].(map[string]any)["connections"] != 1.0 || stats[b].(map[string]any)["connections"] != 0.0 {
+		t.Fatalf("group stats = %v", stats)
+	}
+	stranger.must(404, "GET", "/api/pocketbus/groups/"+gid+"/stats", nil)
+	anonymous(t, inst).must(401, "GET", "/api/pocketbus/groups/"+gid+"/stats", nil)
 }

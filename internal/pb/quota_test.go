@@ -11,7 +11,7 @@ import (
 func TestQuotaTotalsFollowCreatesDeletesAndRestarts(t *testing.T) {
 	dir := t.TempDir()
 	// Room for exactly four projects at the default 256 MiB disk each.
-	inst := startInstance(t, dir, "--nats-max-memory", "1G", "--nats-max-disk", "1G")
+	inst := startInstance(t, dir, "--nats-max-memory", "1GiB", "--nats-max-disk", "1GiB")
 	alice := signUp(t, inst, "Alice")
 	su := superuser(t, inst)
 	unlimited(t, su, alice) // this test is about the server's totals, not a group's share

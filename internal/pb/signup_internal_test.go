@@ -2,6 +2,7 @@ package pb
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -61,5 +62,26 @@ func TestUserCreatedByGoCodeGetsPersonalGroup(t *testing.T) {
 	g, err := app.FindRecordById("groups", u.GetString("mygroup"))
 	if err != nil || g.GetString("owner") != u.Id || !g.GetBool("personal") {
 		t.Fatalf("personal group = %v, %v", g, err)
+	}
+}
+
+// The emails users get link into the web app, not the admin dashboard.
+func TestEmailLinksEndInTheApp(t *testing.T) {
+	app, _ := newTestApp(t)
+	users, err := app.FindCollectionByNameOrId("users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"/reset/confirm/":  users.ResetPasswordTemplate.Body,
+		"/verify/confirm/": users.VerificationTemplate.Body,
+		"/email/confirm/":  users.ConfirmEmailChangeTemplate.Body,
+	} {
+		if !strings.Contains(body, "{APP_URL}"+name+"{TOKEN}") || strings.Contains(body, "/_/#/") {
+			t.Fatalf("email template links to %q? %s", name, body)
+		}
+	}
+	if got := app.Settings().Meta.AppName; got != "Pocketbus" {
+		t.Fatalf("app name %q", got)
 	}
 }

@@ -6,12 +6,8 @@ package pb_test
 // note of the change gives the numbers).
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"sort"
@@ -25,39 +21,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// call is client.do for goroutines: no t.Fatal, the error comes back.
-func (c *client) call(method, path string, body any) (int, map[string]any, error) {
-	var rd io.Reader
-	if body != nil {
-		j, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, c.inst.URL+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", c.token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(raw) > 0 {
-		json.Unmarshal(raw, &out)
-	}
-	return resp.StatusCode, out, nil
-}
 
 // unlimited lifts the fair-share limits of a user and their personal group
 // (superuser-set), for tests that create more than a tenant normally may.
@@ -706,7 +669,7 @@ func TestCredentialOptionsHold(t *testing.T) {
 // its share or project count, one user cannot own unbounded groups; auth
 // and create routes are rate-limited.
 func TestFairShare(t *testing.T) {
-	inst := startInstance(t, "", "--nats-max-memory", "160M", "--nats-max-disk", "10G")
+	inst := startInstance(t, "", "--nats-max-memory", "160MiB", "--nats-max-disk", "10GiB")
 	su := superuser(t, inst)
 	greedy, other := signUp(t, inst, "Greedy"), signUp(t, inst, "Other")
 

@@ -35,9 +35,14 @@ func (s AccountSource) AccountJWT(pub string) (string, error) {
 
 // signAccount signs the account JWT of project p from p's own fields (its
 // salt, limits and disabled, as they will be written) and the project's live
-// revocations rows as tx sees them, and sets account and account_jwt on p.
+// revocations and exports rows as tx sees them, and sets account and
+// account_jwt on p.
 func (t *Tenancy) signAccount(tx core.App, p *core.Record) error {
 	revs, err := liveRevocations(tx, p.Id, time.Now())
+	if err != nil {
+		return err
+	}
+	exports, imports, err := sharesOf(tx, p)
 	if err != nil {
 		return err
 	}
@@ -47,6 +52,8 @@ func (t *Tenancy) signAccount(tx core.App, p *core.Record) error {
 		Limits:      ProjectLimits(p),
 		Disabled:    p.GetBool("disabled"),
 		Revocations: revs,
+		Exports:     exports,
+		Imports:     imports,
 	})
 	if err != nil {
 		return fmt.Errorf("signing account of project %s: %w", p.Id, err)
@@ -102,6 +109,15 @@ func liveRevocations(app core.App, projectID string, now time.Time) (map[string]
 		out[r.Key] = r.At.Time()
 	}
 	return out, nil
+}
+
+// revokeKey revokes key in the project from at on (until expires, zero:
+// for good) and journals it, in tx. The caller re-signs the account.
+func (t *Tenancy) revokeKey(tx core.App, projectID, key string, at, expires time.Time) error {
+	if err := upsertRevocation(tx, projectID, key, at, expires); err != nil {
+		return err
+	}
+	return t.journalIn(tx, "revoked", projectID, key, at, expires)
 }
 
 // upsertRevocation records that key is revoked in the project from at on,

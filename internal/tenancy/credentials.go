@@ -142,6 +142,7 @@ func (t *Tenancy) IssueCredential(app core.App, actor Actor, projectID string, r
 		jetstream = *req.JetStream
 	}
 	allowResponses := req.AllowResponses != nil && *req.AllowResponses
+	waitPastRotation(app, projectID)
 	var issued *Issued
 	err = t.Run(app, actor, func(tx core.App) error {
 		project, err := projectFor(tx, actor, projectID)
@@ -186,6 +187,9 @@ func (t *Tenancy) IssueCredential(app core.App, actor Actor, projectID string, r
 			cred.Set("created_by", actor.UserID)
 		}
 		if err := tx.Save(cred); err != nil {
+			return err
+		}
+		if err := t.journalIn(tx, "issued", project.Id, user.PublicKey, time.Now(), expires); err != nil {
 			return err
 		}
 		issued = &Issued{ID: cred.Id, PublicKey: user.PublicKey, JWT: user.JWT, Seed: user.Seed, Creds: user.Creds}
@@ -241,7 +245,7 @@ func (t *Tenancy) revokeInTx(tx core.App, cred *core.Record, at time.Time, reaso
 	if err := tx.Save(cred); err != nil {
 		return err
 	}
-	if err := upsertRevocation(tx, cred.GetString("project"), cred.GetString("public_key"), at, expiryOf(cred)); err != nil {
+	if err := t.revokeKey(tx, cred.GetString("project"), cred.GetString("public_key"), at, expiryOf(cred)); err != nil {
 		return err
 	}
 	project, err := tx.FindRecordById(Projects, cred.GetString("project"))
@@ -286,7 +290,7 @@ func (t *Tenancy) OnCredentialDelete(e *core.RecordEvent) error {
 			return nil // the project is going: its account goes with it
 		}
 		if e.Record.GetDateTime("revoked").IsZero() {
-			if err := upsertRevocation(tx, project.Id, e.Record.GetString("public_key"), time.Now(), expiryOf(e.Record)); err != nil {
+			if err := t.revokeKey(tx, project.Id, e.Record.GetString("public_key"), time.Now(), expiryOf(e.Record)); err != nil {
 				return err
 			}
 			if err := t.resign(tx, project.Id); err != nil {
@@ -329,6 +333,7 @@ func webKeyFor(membershipID string) string { return "web:" + membershipID }
 // removal commits first (404 here) or its revocation, signed after this
 // token, covers it.
 func (t *Tenancy) IssueWebToken(app core.App, actor Actor, projectID, wsURL string) (*WebToken, error) {
+	waitPastRotation(app, projectID)
 	var token *WebToken
 	err := t.Run(app, actor, func(tx core.App) error {
 		project, err := projectFor(tx, actor, projectID)

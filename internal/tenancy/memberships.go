@@ -177,7 +177,7 @@ func (t *Tenancy) revokeMemberAccess(tx core.App, groupID, userID, membership st
 			return revoked, err
 		}
 		// Web tokens live at most WebTokenTTL; the entry can go after that.
-		if err := upsertRevocation(tx, p.Id, webKey, now, now.Add(WebTokenTTL+time.Minute)); err != nil {
+		if err := t.revokeKey(tx, p.Id, webKey, now, now.Add(WebTokenTTL+time.Minute)); err != nil {
 			return revoked, err
 		}
 		if credentials {

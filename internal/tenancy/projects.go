@@ -16,7 +16,7 @@ import (
 var LimitFields = []string{"max_connections", "max_payload", "js_max_memory", "js_max_disk", "js_max_streams", "js_max_consumers"}
 
 // serverSetProjectFields are written by the server alone.
-var serverSetProjectFields = []string{"account", "account_jwt", "account_salt"}
+var serverSetProjectFields = []string{"account", "account_jwt", "account_salt", "revoked_before"}
 
 // DefaultLimits are what a new project gets unless a superuser says otherwise:
 // small enough that many projects fit in one server's JetStream totals,
@@ -178,6 +178,12 @@ func (t *Tenancy) OnProjectUpdate(e *core.RecordEvent) error {
 		}
 		if err := t.resign(tx, after.Id); err != nil {
 			return err
+		}
+		if before.GetBool("disabled") != after.GetBool("disabled") {
+			// Shares leave (or rejoin) the partners' JWTs too.
+			if err := t.resignPartners(tx, after.Id); err != nil {
+				return err
+			}
 		}
 		return t.recordProjectChanges(tx, before, after)
 	})

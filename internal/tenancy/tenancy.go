@@ -35,6 +35,7 @@ const (
 	Revocations = "revocations"
 	Invites     = "invites"
 	Events      = "events"
+	Exports     = "exports"
 )
 
 // Tenancy applies the rules. Its NATS side (the data plane and its
@@ -45,9 +46,10 @@ type Tenancy struct {
 	Operator *bus.Operator
 	Defaults bus.Limits
 
-	mu     sync.RWMutex
-	plane  bus.DataPlane
-	totals func() (maxMemory, maxDisk int64)
+	mu      sync.RWMutex
+	plane   bus.DataPlane
+	totals  func() (maxMemory, maxDisk int64)
+	journal *Journal // credential keys issued and revoked; see journal.go
 
 	// txs holds what a running transaction knows beyond the database: who
 	// acts in it and which accounts to push after it commits. Keyed by the

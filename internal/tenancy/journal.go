@@ -1,0 +1,293 @@
+package tenancy
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// The credential journal is an append-only file of every user key issued
+// and revoked, kept where backups neither take nor restore it (SPEC §8).
+// Restoring a backup rolls the database back; the journal does not roll
+// back, so at the next start the server re-applies what the database lost:
+// a key revoked after the backup is revoked again, and a key issued after it
+// (which the restored database does not list, so nobody could revoke it) is
+// revoked. The database records the journal's id and the last entry it has
+// seen (in the same transaction as each entry), which also covers a crash
+// between an entry and its commit.
+//
+// When the journal is gone or is another one (a restore on a new machine),
+// nothing says what was issued after the backup: every project is rotated
+// instead (all credentials issued before the start are refused).
+
+// JournalDir is the journal's directory under the data dir; backups skip it.
+const JournalDir = "nats-journal"
+
+const journalFile = "credentials.jsonl"
+
+// Journal appends credential facts to one file.
+type Journal struct {
+	mu   sync.Mutex
+	f    *os.File
+	id   string
+	seq  int64
+	path string
+}
+
+type journalEntry struct {
+	Seq     int64     `json:"seq"`
+	Op      string    `json:"op"` // "issued" or "revoked"
+	Project string    `json:"project"`
+	Key     string    `json:"key"` // user public key, or "*" (rotation)
+	At      time.Time `json:"at"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+type journalHeader struct {
+	Journal string `json:"journal"`
+}
+
+// OpenJournal opens (or starts) the journal under dataDir.
+func OpenJournal(dataDir string) (*Journal, error) {
+	dir := filepath.Join(dataDir, JournalDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("credential journal: %w", err)
+	}
+	j := &Journal{path: filepath.Join(dir, journalFile)}
+	_, err := os.Stat(j.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		raw := make([]byte, 16)
+		if _, err := rand.Read(raw); err != nil {
+			return nil, err
+		}
+		j.id = hex.EncodeToString(raw)
+		header, _ := json.Marshal(journalHeader{Journal: j.id})
+		if err := os.WriteFile(j.path, append(header, '\n'), 0o600); err != nil {
+			return nil, fmt.Errorf("credential journal: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("credential journal: %w", err)
+	default:
+		entries, id, err := readJournal(j.path)
+		if err != nil {
+			return nil, err
+		}
+		j.id = id
+		if n := len(entries); n > 0 {
+			j.seq = entries[n-1].Seq
+		}
+	}
+	if j.f, err = os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+		return nil, fmt.Errorf("credential journal: %w", err)
+	}
+	return j, nil
+}
+
+// readJournal reads the header and every complete entry (a line cut short
+// by a crash is ignored).
+func readJournal(path string) ([]journalEntry, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("credential journal: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var id string
+	var entries []journalEntry
+	for first := true; sc.Scan(); first = false {
+		if first {
+			var h journalHeader
+			if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Journal == "" {
+				return nil, "", fmt.Errorf("credential journal %s: no header", path)
+			}
+			id = h.Journal
+			continue
+		}
+		var e journalEntry
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Seq > 0 {
+			entries = append(entries, e)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, "", fmt.Errorf("credential journal %s: %w", path, err)
+	}
+	return entries, id, nil
+}
+
+// Close closes the journal file.
+func (j *Journal) Close() error { return j.f.Close() }
+
+// SetJournal makes t record issued and revoked keys in j (nil: none, e.g.
+// in CLI commands that issue nothing).
+func (t *Tenancy) SetJournal(j *Journal) {
+	t.mu.Lock()
+	t.journal = j
+	t.mu.Unlock()
+}
+
+// journalIn appends an entry and records its sequence in tx, inside the
+// transaction that makes the fact. Written before the commit: if the
+// transaction then fails, the entry stays, and a later catch-up revokes a
+// key that never worked — the safe direction.
+func (t *Tenancy) journalIn(tx core.App, op, project, key string, at, expires time.Time) error {
+	t.mu.RLock()
+	j := t.journal
+	t.mu.RUnlock()
+	if j == nil {
+		return nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e := journalEntry{Seq: j.seq + 1, Op: op, Project: project, Key: key, At: at.UTC(), Expires: expires.UTC()}
+	if expires.IsZero() {
+		e.Expires = time.Time{}
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if _, err := j.f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("credential journal: %w", err)
+	}
+	j.seq = e.Seq
+	return setMeta(tx, "journal_seq", fmt.Sprint(e.Seq))
+}
+
+// metaTable holds a few facts about the database itself.
+const metaTable = "_pocketbus_meta"
+
+func setMeta(tx core.App, key, value string) error {
+	_, err := tx.DB().NewQuery("INSERT OR REPLACE INTO " + metaTable + " (key, value) VALUES ({:k}, {:v})").
+		Bind(dbx.Params{"k": key, "v": value}).Execute()
+	return err
+}
+
+func getMeta(app core.App, key string) string {
+	var v string
+	app.DB().NewQuery("SELECT value FROM " + metaTable + " WHERE key = {:k}").Bind(dbx.Params{"k": key}).Row(&v)
+	return v
+}
+
+// JournalCatchUp is what CatchUpJournal did.
+type JournalCatchUp struct {
+	Replayed int  // journal entries the database had not seen
+	Rotated  int  // projects rotated because the journal does not cover the database
+	Adopted  bool // a database that never had a journal took this one
+}
+
+// CatchUpJournal brings the database up to the journal at start (see the
+// top of this file).
+func (t *Tenancy) CatchUpJournal(app core.App) (JournalCatchUp, error) {
+	var out JournalCatchUp
+	t.mu.RLock()
+	j := t.journal
+	t.mu.RUnlock()
+	if j == nil {
+		return out, nil
+	}
+	// Not under j.mu for the whole catch-up: rotating journals new entries.
+	dbID := getMeta(app, "journal_id")
+	var dbSeq int64
+	fmt.Sscan(getMeta(app, "journal_seq"), &dbSeq)
+	var n int
+	if err := app.DB().NewQuery("SELECT COUNT(*) FROM credentials").Row(&n); err != nil {
+		return out, err
+	}
+	err := t.Run(app, Actor{}, func(tx core.App) error {
+		switch {
+		case dbID == "" && (n == 0 || dbSeq == 0):
+			// A new database, or one from before the journal: adopt it.
+			out.Adopted = true
+		case dbID == j.id:
+			j.mu.Lock()
+			entries, _, err := readJournal(j.path)
+			j.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			for _, e := range entries {
+				if e.Seq <= dbSeq {
+					continue
+				}
+				if err := t.replay(tx, e); err != nil {
+					return err
+				}
+				out.Replayed++
+			}
+		default:
+			var ids []string
+			if err := tx.DB().NewQuery("SELECT id FROM projects").Column(&ids); err != nil {
+				return err
+			}
+			for _, id := range ids {
+				p, err := tx.FindRecordById(Projects, id)
+				if err != nil {
+					return err
+				}
+				if _, err := t.rotateInTx(tx, p, "restored without its credential journal"); err != nil {
+					return err
+				}
+				out.Rotated++
+			}
+		}
+		if err := setMeta(tx, "journal_id", j.id); err != nil {
+			return err
+		}
+		j.mu.Lock()
+		seq := j.seq
+		j.mu.Unlock()
+		return setMeta(tx, "journal_seq", fmt.Sprint(seq))
+	})
+	return out, err
+}
+
+// replay re-applies one entry the database lost: a revocation is made
+// again; an issued key the database does not list is revoked.
+func (t *Tenancy) replay(tx core.App, e journalEntry) error {
+	p, err := tx.FindRecordById(Projects, e.Project)
+	if err != nil {
+		return nil // the project is not in this database: neither is its account
+	}
+	var listed int
+	if err := tx.DB().NewQuery("SELECT COUNT(*) FROM credentials WHERE project = {:p} AND public_key = {:k}").
+		Bind(dbx.Params{"p": p.Id, "k": e.Key}).Row(&listed); err != nil {
+		return err
+	}
+	switch {
+	case e.Op == "revoked":
+	case e.Op == "issued" && listed == 0:
+	default:
+		return nil
+	}
+	if err := upsertRevocation(tx, p.Id, e.Key, e.At, e.Expires); err != nil {
+		return err
+	}
+	if e.Key == "*" {
+		if _, err := tx.DB().NewQuery("UPDATE projects SET revoked_before = {:at} WHERE id = {:id} AND revoked_before < {:at}").
+			Bind(dbx.Params{"at": dbDate(e.At), "id": p.Id}).Execute(); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.DB().NewQuery("UPDATE credentials SET revoked = {:at} WHERE project = {:p} AND public_key = {:k} AND revoked = ''").
+		Bind(dbx.Params{"at": dbDate(e.At), "p": p.Id, "k": e.Key}).Execute(); err != nil {
+		return err
+	}
+	if err := t.resign(tx, p.Id); err != nil {
+		return err
+	}
+	return t.record(tx, Event{Group: p.GetString("group"), Project: p.Id, Action: "credential.revoked", Target: e.Key,
+		Data: map[string]any{"public_key": e.Key, "reason": "re-applied from the credential journal after a restore (" + e.Op + " at " + e.At.Format(time.RFC3339) + ")"}})
+}
