@@ -101,10 +101,51 @@ test('invites: create (shown once), view, accept, delete; groups: transferOwner,
   assert.equal(gone?.status, 404)
 })
 
-test('exports: create and delete (stream sharing between two projects of a group)', async (t) => {
+test('exports: a stream and a service shared between two projects of the group, over SDK connections; ended by delete', async (t) => {
   if (!(await hasRoute(srv.url, 'POST', `/api/pocketbus/projects/${project.id}/exports`))) return t.skip('POST /projects/{id}/exports is not on this server yet')
   const other = await a.pb.collection('projects').create({ name: 'routes-2', group: group.id })
-  const ex = await a.exports.create(project.id, { subject: 'shared.>', type: 'stream', to: other.id })
-  assert.ok(ex.id)
-  await a.exports.delete(ex.id)
+  const ncA = await a.connect(project.id)
+  const ncB = await a.connect(other.id)
+  const te = new TextEncoder()
+  const got = []
+  ncB.subscribe('shared.>', { callback: (_e, m) => got.push(m.string()) })
+  ncA.subscribe('svc.echo', { callback: (_e, m) => m.respond(te.encode(`echo ${m.string()}`)) })
+  await Promise.all([ncA.flush(), ncB.flush()])
+
+  const stream = await a.exports.create(project.id, { subject: 'shared.>', type: 'stream', to: other.id })
+  assert.ok(stream.id)
+  assert.equal(stream.type, 'stream')
+  const service = await a.exports.create(project.id, { subject: 'svc.echo', type: 'service', to: other.id })
+  // the importing account's JWT changes: give it a moment to be applied
+  const until = Date.now() + 3000
+  while (!got.length && Date.now() < until) {
+    ncA.publish('shared.news', te.encode('hello B'))
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  assert.equal(got[0], 'hello B', 'a stream export reaches the other project')
+  // (the two accounts' new JWTs are applied one after the other: right after
+  // the create a request can still go unanswered, seen once in ~10 runs)
+  let reply = null
+  for (const end = Date.now() + 3000; !reply && Date.now() < end; ) reply = await ncB.request('svc.echo', te.encode('ping'), { timeout: 500 }).catch(() => new Promise((r) => setTimeout(() => r(null), 100)))
+  assert.equal(reply?.string(), 'echo ping', 'a service export answers from the exporting project')
+
+  // refused across groups (404) and for reserved subjects (400 naming the field)
+  const foreign = await b.pb.collection('projects').create({ name: 'foreign', group: bob.record.mygroup })
+  const across = await a.exports.create(project.id, { subject: 'shared.>', type: 'stream', to: foreign.id }).then(() => null, (e) => e)
+  assert.equal(across?.status, 404)
+  const reserved = await a.exports.create(project.id, { subject: '$JS.API.>', type: 'stream', to: other.id }).then(() => null, (e) => e)
+  assert.equal(reserved?.status, 400)
+  assert.ok(reserved.response.data.subject)
+
+  await a.exports.delete(stream.id)
+  await a.exports.delete(service.id)
+  await new Promise((r) => setTimeout(r, 1000))
+  const n = got.length
+  ncA.publish('shared.news', te.encode('after delete'))
+  await ncA.flush()
+  await new Promise((r) => setTimeout(r, 300))
+  assert.equal(got.length, n, 'the stream share ended')
+  await assert.rejects(() => ncB.request('svc.echo', te.encode('ping'), { timeout: 1000 }), /no responders|timeout/i)
+  await a.disconnect(project.id)
+  await a.disconnect(other.id)
 })
