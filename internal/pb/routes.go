@@ -64,6 +64,9 @@ func (h *Hub) info(e *core.RequestEvent) error {
 			"url":    h.natsClientURL(e),
 			"ws_url": h.natsWebSocketURL(e),
 		},
+		// Whether PocketBase has SMTP set up: without it, password resets and
+		// verification emails go nowhere, and the web app says so.
+		"mailer": map[string]bool{"configured": e.App.Settings().SMTP.Enabled},
 	})
 }
 

@@ -263,6 +263,9 @@ func TestSPAAndAPIFallbacks(t *testing.T) {
 		t.Fatalf("dashboard: %d", st)
 	}
 	info := c.must(200, "GET", "/api/pocketbus/info", nil)
+	if m, _ := info["mailer"].(map[string]any); m == nil || m["configured"] != false {
+		t.Fatalf("info.mailer = %v, want configured false on a server without SMTP", info["mailer"])
+	}
 	if !strings.HasPrefix(info["operator"].(string), "O") || info["nats"].(map[string]any)["url"] != inst.NATSURL {
 		t.Fatalf("info = %v", info)
 	}
