@@ -230,6 +230,7 @@ async function run(base, info) {
 
   await step('issue credential → .creds downloaded once', async () => {
     await page.getByRole('link', { name: 'Credentials' }).first().click()
+    await page.getByTestId('new-credential').click() // web-pages: the list comes first, the form opens on request
     await page.getByLabel('Name').fill('e2e client')
     await page.getByRole('button', { name: /Permissions/ }).click()
     await page.getByLabel('Publish — allow').fill('bad..subject')
@@ -268,6 +269,7 @@ async function run(base, info) {
 
   await step('credential options: help texts; JetStream follows the lists; the records carry the flags (REST); the list shows the grants', async () => {
     await page.goto(`${base}/g/${s.gid}/p/${s.pid}/credentials`)
+    await page.getByTestId('new-credential').click()
     const opts = page.getByTestId('cred-options')
     await opts.getByText('it can read and write every stream of this project').waitFor({ timeout: T })
     await opts.getByText('lets the client publish one reply to the reply subject of each message it receives').waitFor({ timeout: T })
@@ -283,7 +285,9 @@ async function run(base, info) {
     await page.getByRole('button', { name: 'Issue credential' }).click()
     await page.getByText('Credential “responder” issued').waitFor({ timeout: T })
     await page.getByRole('button', { name: 'Dismiss without downloading' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Dismiss and lose the secret' }).click()
     // a restricted client that is given JetStream by hand
+    await page.getByTestId('new-credential').click()
     await page.getByLabel('Name').fill('js-reader')
     if (!(await page.getByLabel('Publish — allow').isVisible())) await page.getByRole('button', { name: /Permissions/ }).click()
     await page.getByLabel('Publish — allow').fill('reports.>')
@@ -291,6 +295,7 @@ async function run(base, info) {
     await page.getByRole('button', { name: 'Issue credential' }).click()
     await page.getByText('Credential “js-reader” issued').waitFor({ timeout: T })
     await page.getByRole('button', { name: 'Dismiss without downloading' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Dismiss and lose the secret' }).click()
     const list = (await rest(page, `/api/collections/credentials/records?${q({ filter: `project = "${s.pid}"`, perPage: 50 })}`)).json
     const rec = (n) => list.items.find((c) => c.name === n)
     const want = { 'e2e client': [false, true], responder: [true, false], 'js-reader': [false, true] }
@@ -301,6 +306,7 @@ async function run(base, info) {
     if (JSON.stringify(rec('responder').sub_allow) !== JSON.stringify(['svc.>', 'jobs.> workers'])) throw new Error(`responder sub_allow ${JSON.stringify(rec('responder').sub_allow)}`)
     await page.locator('li[data-cred="responder"]').getByTestId('cred-grants').getByText('no JetStream · may reply to requests').waitFor({ timeout: T })
     await page.locator('li[data-cred="js-reader"]').getByTestId('cred-grants').getByText('JetStream, KV and Object Store').waitFor({ timeout: T })
+    await page.getByTestId('new-credential').click()
     await page.getByTestId('cred-options').scrollIntoViewIfNeeded()
     await shot('credentials-options-desktop')
     await page.getByRole('link', { name: 'Credentials' }).first().waitFor({ timeout: T })
