@@ -869,6 +869,437 @@ async function run(base, info) {
     await waitFor(async () => !(await page.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'group gone from selector' })
   }, { needs: false })
 
+  // ===================================================================
+  // web-pages: the data views, the credentials page, duplicate names,
+  // rotation and sharing (issues 10 and 11). Self-contained (its own group
+  // and projects) and checked from outside the page where it matters: NATS
+  // clients with issued credentials, the nats CLI, REST.
+  // ===================================================================
+  const wp = {}
+  const wpIssue = async (pid, name, body = {}) => {
+    const r = await rest(page, `/api/pocketbus/projects/${pid}/credentials`, { method: 'POST', body: { name, ...body } })
+    if (r.status !== 200) throw new Error(`issue ${name}: ${r.status} ${r.text}`)
+    return r.json
+  }
+  const wpConnect = async (creds, name) => {
+    const nc = await natsConnect({ authenticator: credsAuth(creds), name })
+    cleanup.push(() => nc.close().catch(() => {}))
+    return nc
+  }
+  const wpFooter = () => page.getByTestId('nats-status').textContent()
+  const wpAuthed = async (opts) => {
+    const ctx = await browser.newContext({ viewport: DESKTOP, ...opts })
+    await ctx.addInitScript(([k, v]) => localStorage.setItem(k, v), ['pocketbase_auth', await page.evaluate(() => localStorage.getItem('pocketbase_auth'))])
+    const p = await ctx.newPage()
+    p.on('console', (m) => m.type() === 'error' && consoleErrors.push(`[${opts?.timezoneId ?? 'second tab'}] ${m.text()}`))
+    p.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`))
+    return p
+  }
+  // The nats CLI (as the SDK's tests get it): on PATH, built before, or built now; null when it cannot be had.
+  const wpNatsCli = async () => {
+    const { spawnSync } = await import('node:child_process')
+    const tools = join(tmpdir(), 'pocketbus-tools')
+    for (const c of ['nats', join(tools, 'nats')]) if (spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0) return c
+    log('      building the nats CLI (go install github.com/nats-io/natscli/nats@v0.5.0)…')
+    const r = spawnSync('go', ['install', 'github.com/nats-io/natscli/nats@v0.5.0'], { env: { ...process.env, GOBIN: tools, GOFLAGS: '-mod=mod' }, stdio: 'ignore', timeout: 600_000 })
+    return r.status === 0 ? join(tools, 'nats') : null
+  }
+  const wpRunCli = (args) => execFileSync(wp.cli, args, { cwd: wp.dir, encoding: 'utf8', timeout: 30_000, env: { ...process.env, HOME: wp.dir, NATS_CONTEXT: '' } })
+
+  await step('web-pages: names — a duplicate group or project name is said plainly as it is typed and when the server refuses it (new group, new project, rename)', async () => {
+    await page.setViewportSize(DESKTOP)
+    await page.goto(`${base}/new-group`)
+    await page.getByLabel('Group name').fill('Pages Team')
+    await page.getByRole('button', { name: 'Create group' }).click()
+    await waitFor(() => /^\/g\/[^/]+$/.test(url()), { what: 'the new group' })
+    wp.gid = url().split('/')[2]
+    await page.goto(`${base}/new-group`)
+    await page.getByLabel('Group name').fill('pages TEAM')
+    await page.getByTestId('name-taken').getByText('You already own a group named “Pages Team”').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Create group' }).click()
+    await page.getByTestId('name-error').getByText(/^You already own a group named “Pages Team”\. .*choose another name\.$/).waitFor({ timeout: T })
+    for (const n of ['Exporter', 'Importer']) {
+      await page.goto(`${base}/g/${wp.gid}/new-project`)
+      await page.getByLabel('Project name').fill(n)
+      await page.getByRole('button', { name: 'Create project' }).click()
+      await waitFor(() => /^\/g\/[^/]+\/p\/[^/]+$/.test(url()), { what: `project ${n}` })
+      wp[n] = url().split('/')[4]
+    }
+    await page.goto(`${base}/g/${wp.gid}/new-project`)
+    await page.getByLabel('Project name').fill('EXPORTER')
+    await page.getByTestId('name-taken').getByText('This group already has a project named “Exporter”').waitFor({ timeout: T })
+    await page.getByTestId('name-taken').getByRole('link', { name: 'Open “Exporter”' }).waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Create project' }).click()
+    await page.getByTestId('name-error').getByText(/^This group already has a project named “Exporter”\. .*choose another name\.$/).waitFor({ timeout: T })
+    await page.goto(`${base}/g/${wp.gid}/p/${wp.Importer}`)
+    await page.getByRole('button', { name: 'Edit', exact: true }).click()
+    await page.locator('#p-name').fill('exporter')
+    await page.getByTestId('name-taken').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.getByTestId('name-error').getByText('This group already has a project named “Exporter”').waitFor({ timeout: T })
+    await page.getByRole('button', { name: 'Cancel' }).click()
+    const names = (await rest(page, `/api/collections/projects/records?${q({ filter: `group = "${wp.gid}"`, sort: 'name' })}`)).json.items.map((x) => x.name)
+    if (JSON.stringify(names) !== '["Exporter","Importer"]') throw new Error(`projects (REST): ${JSON.stringify(names)}`)
+  })
+
+  await step('web-pages: data made from outside — KV keys with history, an object put by the nats CLI, a stream of 60 messages with a durable consumer', async () => {
+    const cr = await wpIssue(wp.Exporter, 'outside')
+    wp.outsideCreds = cr.creds
+    wp.nc = await wpConnect(cr.creds, 'wp-outside')
+    const { jetstream, jetstreamManager, AckPolicy } = await import('@nats-io/jetstream')
+    wp.jsm = await jetstreamManager(wp.nc)
+    wp.js = jetstream(wp.nc)
+    const kv = await new Kvm(wp.nc).create('settings', { history: 5 })
+    for (const k of ['alpha', 'beta', 'gamma']) for (let i = 1; i <= 3; i++) await kv.put(k, `${k}-v${i}`)
+    const os = await new Objm(wp.nc).create('docs')
+    await wp.jsm.streams.add({ name: 'EVENTS', subjects: ['events.>'] })
+    for (let i = 1; i <= 60; i++) await wp.js.publish(i % 3 === 0 ? 'events.click' : 'events.view', JSON.stringify({ n: i }))
+    await wp.jsm.consumers.add('EVENTS', { durable_name: 'audit', ack_policy: AckPolicy.Explicit })
+    wp.dir = mkdtempSync(join(tmp, 'wp-cli-'))
+    writeFileSync(join(wp.dir, 'app.creds'), cr.creds)
+    writeFileSync(join(wp.dir, 'api.txt'), 'uploaded by the nats CLI')
+    wp.cli = await wpNatsCli()
+    if (wp.cli) {
+      wpRunCli(['--server', info.nats.url, '--creds', 'app.creds', 'object', 'put', 'docs', 'api.txt'])
+      log(`      object docs/api.txt put with the nats CLI (${wp.cli})`)
+    } else {
+      // no CLI here: write what the Go client writes (mtime is Go's zero time)
+      await os.putBlob({ name: 'api.txt' }, readFileSync(join(wp.dir, 'api.txt')))
+      const subj = `$O.docs.M.${Buffer.from('api.txt').toString('base64url')}${'='.repeat((3 - (7 % 3)) % 3)}`
+      const meta = (await wp.jsm.streams.getMessage('OBJ_docs', { last_by_subj: subj })).json()
+      const h = nats.headers()
+      h.set('Nats-Rollup', 'sub')
+      await wp.js.publish(subj, JSON.stringify({ ...meta, mtime: '0001-01-01T00:00:00Z' }), { headers: h })
+      log('      no nats CLI: docs/api.txt written as the Go client writes it (mtime 0001-01-01T00:00:00Z)')
+    }
+  })
+
+  await step('web-pages: browsing KV keys, history, watch and object stores back and forth leaves no consumers once the pages are left (jsm from outside, stats route); a watch consumer\'s inactive threshold is short, so a closed tab leaks nothing for long', async () => {
+    const listed = async () => {
+      const out = []
+      for (const s of ['KV_settings', 'OBJ_docs']) for await (const c of wp.jsm.consumers.list(s)) out.push({ stream: s, name: c.name, idle: c.config.inactive_threshold / 1e9 })
+      return out
+    }
+    let peak = 0
+    const sample = async () => (peak = Math.max(peak, (await listed()).length))
+    const pbase = `${base}/g/${wp.gid}/p/${wp.Exporter}`
+    for (let round = 0; round < 2; round++) {
+      await page.goto(`${pbase}/kv`)
+      await page.getByRole('button', { name: /^settings/ }).click({ timeout: T })
+      for (const k of ['alpha', 'beta', 'gamma']) {
+        await page.getByTestId('kv-keys').getByRole('button', { name: k, exact: true }).click({ timeout: T })
+        await page.getByTestId('kv-history').getByText(`${k}-v1`).waitFor({ timeout: T })
+        await sample()
+      }
+      await page.getByRole('button', { name: 'Watch live' }).click()
+      const watch = await waitFor(async () => (await listed()).find((c) => c.stream === 'KV_settings'), { what: 'the watch consumer (outside)' })
+      if (!(watch.idle > 0 && watch.idle <= 15)) throw new Error(`the watch consumer's inactive threshold is ${watch.idle} s: a closed tab leaves it that long`)
+      await sample()
+      await page.getByRole('link', { name: 'Object stores' }).first().click()
+      await page.getByRole('button', { name: /^docs/ }).click({ timeout: T })
+      const [dl] = await Promise.all([page.waitForEvent('download', { timeout: T }), page.locator('li[data-object="api.txt"]').getByRole('button', { name: 'Download' }).click({ timeout: T })])
+      if (readFileSync(await dl.path(), 'utf8') !== 'uploaded by the nats CLI') throw new Error('downloaded object differs')
+      await sample()
+      await page.getByRole('link', { name: 'Key-Value' }).first().click()
+      await page.getByRole('button', { name: /^settings/ }).click({ timeout: T })
+      await page.getByTestId('kv-keys').getByRole('button', { name: 'beta', exact: true }).click({ timeout: T })
+      await page.getByTestId('kv-history').getByText('beta-v2').waitFor({ timeout: T })
+      await sample()
+    }
+    // leave the data pages inside the app (no reload): the views clean up
+    await page.getByRole('link', { name: 'Credentials' }).first().click()
+    const t0 = Date.now()
+    await waitFor(async () => (await listed()).length === 0, { timeout: 3000, what: 'no consumers on KV_settings and OBJ_docs within 3 s of leaving' })
+    const gone = Date.now() - t0
+    const stats = await waitFor(async () => {
+      const r = (await rest(page, `/api/pocketbus/projects/${wp.Exporter}/stats`)).json
+      return r?.jetstream?.consumers === 1 ? r : null
+    }, { timeout: 3000, what: 'stats route: jetstream.consumers 1 (the durable "audit")' })
+    log(`      consumers on KV_settings + OBJ_docs: up to ${peak} while browsing, none ${gone} ms after leaving; stats jetstream.consumers ${stats.jetstream.consumers} (the durable "audit" on EVENTS)`)
+    // a tab closed while watching runs no clean-up: the inactive threshold removes its consumer
+    const p2 = await wpAuthed()
+    await p2.goto(`${pbase}/kv`)
+    await p2.getByRole('button', { name: /^settings/ }).click({ timeout: T })
+    await p2.getByRole('button', { name: 'Watch live' }).click({ timeout: T })
+    await waitFor(async () => (await listed()).length === 1, { what: 'the second tab\'s watch consumer (outside)' })
+    await p2.context().close()
+    const t1 = Date.now()
+    await waitFor(async () => (await listed()).length === 0, { timeout: 30_000, interval: 500, what: 'the closed tab\'s watch consumer removed by its inactive threshold' })
+    log(`      closed tab: its watch consumer was gone ${Date.now() - t1} ms after the tab closed (nats.js default threshold: 300 s)`)
+  })
+
+  await step('web-pages: streams — consumer list, newest page that follows the stream by itself, older page, jump to a sequence, subject filter, one-line rows that expand', async () => {
+    await page.goto(`${base}/g/${wp.gid}/p/${wp.Exporter}/streams`)
+    await page.getByRole('button', { name: /^EVENTS/ }).click({ timeout: T })
+    const range = page.getByTestId('msg-range')
+    await range.getByText('#36 – #60', { exact: true }).waitFor({ timeout: T })
+    await page.getByTestId('consumer-list').locator('tr[data-consumer="audit"]').getByText('durable · pull').waitFor({ timeout: T })
+    await page.getByRole('button', { name: '← Older' }).click()
+    await range.getByText('#11 – #35', { exact: true }).waitFor({ timeout: T })
+    await page.getByLabel('Sequence').fill('5')
+    await page.getByRole('button', { name: 'Go to sequence' }).click()
+    await range.getByText('#5 – #29', { exact: true }).waitFor({ timeout: T })
+    await page.getByLabel('Subject filter').fill('events.click')
+    await page.getByRole('button', { name: 'Filter', exact: true }).click()
+    await range.getByText('#3 – #60 on events.click', { exact: true }).waitFor({ timeout: T })
+    const rows = page.getByTestId('stream-messages').locator('li[data-seq]')
+    const subjects = await rows.evaluateAll((ls) => [...new Set(ls.map((l) => l.dataset.subject))])
+    if (JSON.stringify(subjects) !== '["events.click"]' || (await rows.count()) !== 20) throw new Error(`filtered page: ${await rows.count()} rows on ${subjects}`)
+    await shot('streams-filter-desktop')
+    await page.getByLabel('Subject filter').fill('')
+    await page.getByRole('button', { name: 'Filter', exact: true }).click()
+    await range.getByText('#36 – #60', { exact: true }).waitFor({ timeout: T })
+    const t0 = Date.now()
+    await wp.js.publish('events.view', JSON.stringify({ n: 61, late: true }))
+    const row = page.getByTestId('stream-messages').locator('li[data-seq="61"]')
+    await row.waitFor({ timeout: 10_000 })
+    log(`      streams: a message published from outside showed ${Date.now() - t0} ms later, without Refresh`)
+    const h = (await row.boundingBox()).height
+    if (h > 30) throw new Error(`a 26-byte message takes ${h} px`)
+    await row.getByRole('button').click()
+    await row.locator('pre').getByText('"late": true').waitFor({ timeout: T })
+  })
+
+  await step('web-pages: the live tail shows one line per message (NATS tools style) and expands one to its headers, reply subject and payload', async () => {
+    await page.goto(`${base}/g/${wp.gid}/p/${wp.Exporter}/tail`)
+    await page.getByText('Waiting for messages…').waitFor({ timeout: T })
+    await sleep(300)
+    for (let i = 0; i < 12; i++) wp.nc.publish('sensor.temp', `temp=${20 + i}.5C`) // 10 bytes each
+    const hd = nats.headers()
+    hd.set('X-Unit', 'celsius')
+    wp.nc.publish('sensor.meta', 'unit=C', { headers: hd, reply: 'reply.here' })
+    await wp.nc.flush()
+    const tail = page.getByTestId('tail')
+    await tail.locator('[data-subject="sensor.meta"]').waitFor({ timeout: T })
+    const heights = await tail.locator('li[data-subject]').evaluateAll((ls) => ls.map((l) => l.getBoundingClientRect().height))
+    if (heights.length !== 13 || Math.max(...heights) > 30) throw new Error(`${heights.length} rows of ${heights.join(', ')} px (one line is at most 30 px)`)
+    log(`      tail: 13 messages in ${Math.round(heights.reduce((a, b) => a + b, 0))} px (at most ${Math.max(...heights)} px a row)`)
+    const meta = tail.locator('[data-subject="sensor.meta"]')
+    await meta.getByRole('button').click()
+    for (const t of ['X-Unit', 'celsius', 'reply.here']) await meta.getByText(t, { exact: true }).waitFor({ timeout: T })
+    await shot('tail-rows-desktop')
+  })
+
+  await step('web-pages: objects — the CLI-put object shows its real date; drag-and-drop upload (read back by a client); empty stores and buckets show a nats CLI line that works as shown', async () => {
+    const pbase = `${base}/g/${wp.gid}/p/${wp.Exporter}`
+    await page.goto(`${pbase}/objects`)
+    await page.getByRole('button', { name: /^docs/ }).click({ timeout: T })
+    const when = await page.locator('li[data-object="api.txt"]').getByTestId('object-time').textContent({ timeout: T })
+    if (when.includes('0001') || !when.includes(String(new Date().getFullYear()))) throw new Error(`the CLI object is dated "${when}"`)
+    await page.getByRole('button', { name: 'New' }).click()
+    await page.getByLabel('Name').fill('inbox')
+    await page.getByRole('button', { name: 'Create store' }).click()
+    await page.getByRole('heading', { name: 'inbox' }).waitFor({ timeout: T })
+    const line = await page.getByTestId('cli-line').textContent({ timeout: T })
+    if (line !== `nats --server ${info.nats.url} --creds app.creds object put inbox report.pdf`) throw new Error(`empty store's CLI line: ${line}`)
+    if (wp.cli) {
+      writeFileSync(join(wp.dir, 'report.pdf'), '%PDF-1.4 not really')
+      wpRunCli(line.split(' ').slice(1))
+      await page.getByRole('button', { name: 'Refresh' }).click()
+      await page.locator('li[data-object="report.pdf"]').waitFor({ timeout: T })
+    }
+    // drag and drop a file onto the store
+    await page.evaluate(() => {
+      const dt = new DataTransfer()
+      dt.items.add(new File(['dropped on the card'], 'dropped.txt', { type: 'text/plain' }))
+      const el = document.querySelector('[data-testid="object-drop"]')
+      el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }))
+      el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }))
+    })
+    await page.locator('li[data-object="dropped.txt"]').waitFor({ timeout: T })
+    const got = Buffer.from(await (await new Objm(wp.nc).open('inbox')).getBlob('dropped.txt')).toString()
+    if (got !== 'dropped on the card') throw new Error(`client read ${got}`)
+    await shot('objects-desktop')
+    // an empty bucket's line puts a key
+    await page.getByRole('link', { name: 'Key-Value' }).first().click()
+    await page.getByRole('button', { name: 'New' }).click()
+    await page.getByLabel('Name').fill('blank')
+    await page.getByRole('button', { name: 'Create bucket' }).click()
+    const kvLine = await page.getByTestId('cli-line').textContent({ timeout: T })
+    if (kvLine !== `nats --server ${info.nats.url} --creds app.creds kv put blank greeting hello`) throw new Error(`empty bucket's CLI line: ${kvLine}`)
+    if (wp.cli) {
+      wpRunCli(kvLine.split(' ').slice(1))
+      await page.getByRole('button', { name: /^blank/ }).click()
+      await page.getByTestId('kv-keys').getByRole('button', { name: 'greeting' }).waitFor({ timeout: T })
+    }
+  })
+
+  await step('web-pages: credentials page at 390 px in New York time — list first, New credential opens the form, hints not placeholders, no stale error, custom expiry names its time zone, Copy .creds (the copy connects), dismissing unsaved asks first, no sideways scroll', async () => {
+    const p = await wpAuthed({ viewport: PHONE, timezoneId: 'America/New_York', permissions: ['clipboard-read', 'clipboard-write'] })
+    wp.phone = p
+    await p.goto(`${base}/g/${wp.gid}/p/${wp.Exporter}/credentials`)
+    await p.locator('li[data-cred="outside"]').waitFor({ timeout: T })
+    if (await p.getByTestId('cred-form').count()) throw new Error('the form shows before the list')
+    await p.getByTestId('new-credential').click()
+    await p.getByRole('button', { name: /Permissions/ }).click()
+    const placeholders = await p.getByTestId('cred-form').locator('input, textarea').evaluateAll((els) => els.map((e) => e.getAttribute('placeholder')).filter(Boolean))
+    if (placeholders.length) throw new Error(`placeholders that look like values: ${JSON.stringify(placeholders)}`)
+    await p.getByText('Subjects it may publish to, e.g. orders.>').waitFor({ timeout: T })
+    await p.getByRole('button', { name: 'Issue credential' }).click()
+    await p.getByText('Give the credential a name').waitFor({ timeout: T })
+    await p.getByLabel('Name').fill('phone app')
+    await waitFor(async () => (await p.getByText('Give the credential a name').count()) === 0, { what: 'the name error gone once a name is typed' })
+    await p.getByLabel('Expires').selectOption('custom')
+    await p.getByText('Date and time, in your time zone: America/New_York (UTC-05:00)').waitFor({ timeout: T })
+    await p.locator('#cred-exp-custom').fill('2030-01-15T09:30')
+    await p.getByTestId('expiry-meaning').getByText('in America/New_York (UTC-05:00) = 2030-01-15 14:30 UTC').waitFor({ timeout: T })
+    await shot('credentials-form-phone', p)
+    await p.getByRole('button', { name: 'Issue credential' }).click()
+    await p.getByTestId('issued').waitFor({ timeout: T })
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    if (overflow > 2) throw new Error(`the issued credential scrolls sideways by ${overflow}px at 390 px`)
+    await p.getByTestId('copy-creds').click()
+    const copied = await p.evaluate(() => navigator.clipboard.readText())
+    if (!copied.includes('BEGIN NATS USER JWT') || !copied.includes('BEGIN USER NKEY SEED')) throw new Error('Copy .creds did not copy a .creds file')
+    wp.phoneNc = await wpConnect(copied, 'wp-phone-app') // the copy is the real secret
+    await shot('credentials-issued-phone', p)
+    await p.getByRole('button', { name: 'Done, I saved it' }).click()
+    await p.locator('li[data-cred="phone app"]').getByText('expires Jan 15, 2030, 09:30 AM EST').waitFor({ timeout: T })
+    const rec = (await rest(page, `/api/collections/credentials/records?${q({ filter: `project = "${wp.Exporter}" && name = "phone app"` })}`)).json.items[0]
+    if (!rec?.expires?.startsWith('2030-01-15 14:30:00')) throw new Error(`expires on record: ${rec?.expires}`)
+    // throwing an unsaved secret away asks first
+    await p.getByTestId('new-credential').click()
+    await p.getByLabel('Name').fill('throwaway')
+    await p.getByRole('button', { name: 'Issue credential' }).click()
+    await p.getByRole('button', { name: 'Dismiss without downloading' }).click()
+    await p.getByRole('dialog').getByText('cannot be shown again').waitFor({ timeout: T })
+    await p.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click()
+    if (!(await p.getByTestId('issued').count())) throw new Error('Cancel threw the secret away')
+    await p.getByRole('button', { name: 'Dismiss without downloading' }).click()
+    await p.getByRole('dialog').getByRole('button', { name: 'Dismiss and lose the secret' }).click()
+    await waitFor(async () => (await p.getByTestId('issued').count()) === 0, { what: 'the card gone after confirming' })
+    await p.context().close()
+  })
+
+  await step('web-pages: rotate in the project danger zone — clients on earlier credentials are closed, new credentials work, the list marks what is no longer valid, the page reconnects by itself (issue 11)', async () => {
+    if (!wp.phoneNc) throw new Error('no client on the copied credential')
+    await page.goto(`${base}/g/${wp.gid}/p/${wp.Exporter}`)
+    await waitFor(async () => (await wpFooter()) === 'connected', { what: 'the page\'s NATS connection' })
+    await page.getByTestId('rotate').click()
+    const dlg = page.getByRole('dialog')
+    await dlg.getByText('Every credential and web token issued before now stops working; connections close within a second.').waitFor({ timeout: T })
+    await shot('rotate-dialog-desktop')
+    const earlier = [wp.phoneNc, wp.nc]
+    const renewals = Number(await page.getByTestId('nats-status').getAttribute('data-renewals'))
+    const t0 = Date.now()
+    await dlg.getByRole('button', { name: 'Rotate credentials' }).click()
+    const res = await Promise.all(earlier.map((nc) => closesWithin(nc, 3000)))
+    if (res.some((r) => r !== 'closed')) throw new Error(`clients on earlier credentials: ${res.join(', ')} 3 s after rotating`)
+    log(`      rotate: both clients on earlier credentials closed within ${Date.now() - t0} ms of the click`)
+    await page.getByTestId('rotated').waitFor({ timeout: T })
+    if (await canConnect(wp.outsideCreds)) throw new Error('a credential issued before the rotation still connects')
+    const fresh = await wpIssue(wp.Exporter, 'after-rotation')
+    if (!(await canConnect(fresh.creds))) throw new Error('a credential issued after the rotation is refused')
+    wp.freshCreds = fresh.creds
+    await waitFor(async () => Number(await page.getByTestId('nats-status').getAttribute('data-renewals')) > renewals && (await wpFooter()) === 'connected', { timeout: 20_000, what: 'the page\'s own connection back with a fresh web token' })
+    const proj = (await rest(page, `/api/collections/projects/records/${wp.Exporter}`)).json
+    if (!proj.revoked_before) throw new Error('no revoked_before on the project (REST)')
+    await page.getByRole('link', { name: 'Credentials' }).first().click()
+    await page.locator('li[data-cred="phone app"][data-state="rotated"]').getByText('No longer valid').waitFor({ timeout: T })
+    await page.locator('li[data-cred="outside"][data-state="rotated"]').waitFor({ timeout: T })
+    await page.locator('li[data-cred="after-rotation"][data-state="active"]').getByText('Active', { exact: true }).waitFor({ timeout: T })
+    await page.getByTestId('rotation-note').waitFor({ timeout: T })
+    await shot('credentials-rotated-desktop')
+    wp.nc = await wpConnect(fresh.creds, 'wp-after-rotation')
+    const { jetstream } = await import('@nats-io/jetstream')
+    wp.js = jetstream(wp.nc)
+  })
+
+  await step('web-pages: sharing between projects — the owner shares orders.> from Exporter with Importer in the UI, a client in Importer receives what is published in Exporter; refusals (reserved, catch-all, project gone) in plain words; stopping the share in the UI ends it (issue 11)', async () => {
+    if (!wp.freshCreds) throw new Error('no Exporter client after the rotation')
+    const impCreds = (await wpIssue(wp.Importer, 'importer-client')).creds
+    const inc = await wpConnect(impCreds, 'wp-importer')
+    const got = []
+    inc.subscribe('orders.>', { callback: (_e, m) => got.push(m.string()) })
+    await inc.flush()
+    const temp = (await rest(page, '/api/collections/projects/records', { method: 'POST', body: { name: 'Temp', group: wp.gid } })).json
+    await page.goto(`${base}/g/${wp.gid}/p/${wp.Exporter}`)
+    await page.getByRole('button', { name: 'Share a subject' }).click()
+    const form = page.getByRole('form', { name: 'New share' })
+    const submit = () => form.getByRole('button', { name: 'Share', exact: true }).click()
+    await form.getByLabel('Subject').fill('$SYS.ACCOUNT.x')
+    await form.getByLabel('Share with').selectOption({ label: 'Importer' })
+    await submit()
+    await page.getByTestId('share-subject-error').getByText('The server refused this subject: subjects starting with $, _INBOX or _R_ belong to NATS and cannot be shared.').waitFor({ timeout: T })
+    await form.getByLabel('Subject').fill('>')
+    await submit()
+    await page.getByTestId('share-subject-error').getByText('The server refused this subject: a shared subject starts with a literal token').waitFor({ timeout: T })
+    await form.getByLabel('Subject').fill('orders.>')
+    await form.getByLabel('Share with').selectOption({ label: 'Temp' })
+    const del = await rest(page, `/api/collections/projects/records/${temp.id}`, { method: 'DELETE' })
+    if (del.status !== 204) throw new Error(`delete Temp: ${del.status}`)
+    await submit()
+    await page.getByTestId('share-error').getByText('That project is not in this group any more').waitFor({ timeout: T })
+    await form.getByLabel('Share with').selectOption({ label: 'Importer' })
+    await submit()
+    await page.locator('li[data-share="orders.>"][data-direction="out"]').getByText('→ “Importer”').waitFor({ timeout: T })
+    const rows = (await rest(page, `/api/collections/exports/records?${q({ filter: `project = "${wp.Exporter}"` })}`)).json.items
+    if (rows.length !== 1 || rows[0].to !== wp.Importer || rows[0].type !== 'stream' || rows[0].subject !== 'orders.>') throw new Error(`exports (REST): ${JSON.stringify(rows)}`)
+    const t0 = Date.now()
+    await waitFor(async () => {
+      wp.nc.publish('orders.1', 'shared order')
+      await wp.nc.flush()
+      return got.includes('shared order')
+    }, { timeout: 5000, interval: 100, what: 'the importer\'s client receiving orders.1 published in Exporter' })
+    log(`      share: the importer's client received a message from Exporter ${Date.now() - t0} ms after the share was listed`)
+    await shot('shares-desktop')
+    await page.goto(`${base}/g/${wp.gid}/p/${wp.Importer}`)
+    const incoming = page.locator('li[data-share="orders.>"][data-direction="in"]')
+    await incoming.getByText('← from “Exporter”').waitFor({ timeout: T })
+    await incoming.getByRole('button', { name: 'Stop sharing' }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Stop sharing' }).click()
+    await page.getByText('Nothing is shared with or by this project.').waitFor({ timeout: T })
+    await sleep(1500)
+    got.length = 0
+    for (let i = 0; i < 5; i++) {
+      wp.nc.publish('orders.2', 'after the share ended')
+      await wp.nc.flush()
+      await sleep(200)
+    }
+    await sleep(500)
+    if (got.length) throw new Error(`the importer still received ${got.length} messages after the share was stopped`)
+    await inc.close()
+  })
+
+  await step('web-pages: disable and enable under an open tail — it never looks live while not connected, says why, and resumes by itself with a gap line', async () => {
+    if (!wp.freshCreds) throw new Error('no Exporter credential')
+    await page.goto(`${base}/g/${wp.gid}/p/${wp.Exporter}/tail`)
+    const status = page.getByTestId('tail-status')
+    const live = () => status.getAttribute('data-live', { timeout: T })
+    await waitFor(async () => (await live()) === 'true', { what: 'the tail live' })
+    await page.getByText('Waiting for messages…').waitFor({ timeout: T })
+    const setDisabled = async (disabled) => {
+      const r = await rest(page, `/api/collections/projects/records/${wp.Exporter}`, { method: 'PATCH', body: { disabled } })
+      if (r.status !== 200) throw new Error(`disabled=${disabled}: ${r.status} ${r.text}`)
+    }
+    let lie = ''
+    const check = async () => {
+      const [l, f, waiting] = await Promise.all([live(), wpFooter(), page.getByText('Waiting for messages…').count()])
+      if ((l === 'true' || waiting) && f !== 'connected' && !lie) lie = `the tail said live=${l}, "Waiting for messages…"=${waiting} while the connection was ${f}`
+      return l
+    }
+    await setDisabled(true)
+    await waitFor(async () => (await wpFooter()) !== 'connected', { what: 'the page\'s connection closed by the disable' })
+    await waitFor(async () => (await check()) === 'false', { what: 'the tail not live' })
+    await page.getByTestId('project-disabled').waitFor({ timeout: T })
+    await waitFor(async () => (await status.textContent()).includes('This project is disabled'), { what: 'the tail saying the project is disabled' })
+    for (let i = 0; i < 10; i++) { await check(); await sleep(100) }
+    const t0 = Date.now()
+    await setDisabled(false)
+    await waitFor(async () => (await check()) === 'true', { timeout: 30_000, interval: 100, what: 'the tail live again after enabling' })
+    if (lie) throw new Error(lie)
+    log(`      enable → tail live again in ${Date.now() - t0} ms, by itself`)
+    const nc = await waitFor(() => natsConnect({ authenticator: credsAuth(wp.freshCreds), name: 'wp-after-enable' }), { what: 'a client connecting after the enable' })
+    cleanup.push(() => nc.close().catch(() => {}))
+    nc.publish('after.enable', 'back again')
+    await nc.flush()
+    await page.getByTestId('tail').locator('[data-subject="after.enable"]').getByText('back again').waitFor({ timeout: T })
+    await page.getByTestId('tail-gap').getByText('messages published in between were not received').waitFor({ timeout: T })
+    await shot('tail-gap-desktop')
+    await nc.close()
+  })
+  // ---------------------------------------------------------- end web-pages
+
   await step('no console errors in the signed-in session', async () => {
     const errs = consoleErrors.filter((e) => !/Failed to load resource/.test(e))
     if (errs.length) throw new Error(errs.join('\n'))
