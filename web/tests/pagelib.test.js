@@ -180,3 +180,16 @@ describe('consumer tracking', () => {
     expect(consumerOf({})).toBe(null)
   })
 })
+
+import { keepTail, takeTail, forgetTails } from '../src/pagelib/tailmemory.js'
+describe('tail memory', () => {
+  it('hands a project\'s tail to the next view once', () => {
+    forgetTails()
+    keepTail('p1', { msgs: [{ id: 1 }], count: 1, active: '>', seq: 1, lostAt: null })
+    expect(takeTail('p2')).toBe(null)
+    expect(takeTail('p1').msgs).toEqual([{ id: 1 }])
+    expect(takeTail('p1')).toBe(null)
+    keepTail(null, { msgs: [] })
+    expect(takeTail(null)).toBe(null)
+  })
+})
