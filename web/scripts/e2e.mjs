@@ -1177,13 +1177,17 @@ async function run(base, info) {
     // clients on credentials issued before: the one copied on the credentials page (if that step ran) and one issued here
     const early = await wpIssue(wp.Exporter, 'before-rotation')
     const earlier = [await wpConnect(early.creds, 'wp-before-rotation'), ...(wp.phoneNc ? [wp.phoneNc] : []), ...(wp.nc && !wp.nc.isClosed() ? [wp.nc] : [])]
+    // the app's own web-token connection, open on a data page in a second tab, must carry on
+    const tab = await wpAuthed()
+    await tab.goto(`${base}/g/${wp.gid}/p/${wp.Exporter}/tail`)
+    const tabStatus = tab.getByTestId('nats-status')
+    await waitFor(async () => (await tabStatus.textContent()) === 'connected', { what: 'the second tab\'s NATS connection' })
+    const renewals = Number(await tabStatus.getAttribute('data-renewals'))
     await page.goto(`${base}/g/${wp.gid}/p/${wp.Exporter}`)
-    await waitFor(async () => (await wpFooter()) === 'connected', { what: 'the page\'s NATS connection' })
     await page.getByTestId('rotate').click()
     const dlg = page.getByRole('dialog')
     await dlg.getByText('Every credential and web token issued before now stops working; connections close within a second.').waitFor({ timeout: T })
     await shot('rotate-dialog-desktop')
-    const renewals = Number(await page.getByTestId('nats-status').getAttribute('data-renewals'))
     const t0 = Date.now()
     await dlg.getByRole('button', { name: 'Rotate credentials' }).click()
     const res = await Promise.all(earlier.map((nc) => closesWithin(nc, 3000)))
@@ -1194,7 +1198,10 @@ async function run(base, info) {
     const fresh = await wpIssue(wp.Exporter, 'after-rotation')
     if (!(await canConnect(fresh.creds))) throw new Error('a credential issued after the rotation is refused')
     wp.freshCreds = fresh.creds
-    await waitFor(async () => Number(await page.getByTestId('nats-status').getAttribute('data-renewals')) > renewals && (await wpFooter()) === 'connected', { timeout: 20_000, what: 'the page\'s own connection back with a fresh web token' })
+    await waitFor(async () => Number(await tabStatus.getAttribute('data-renewals')) > renewals && (await tabStatus.textContent()) === 'connected', { timeout: 20_000, what: 'the second tab\'s connection back with a fresh web token' })
+    const tailOk = await tab.getByTestId('tail-status').getAttribute('data-live')
+    if (tailOk !== 'true') throw new Error(`the second tab's tail after the rotation: live=${tailOk}`)
+    await tab.context().close()
     const proj = (await rest(page, `/api/collections/projects/records/${wp.Exporter}`)).json
     if (!proj.revoked_before) throw new Error('no revoked_before on the project (REST)')
     await page.getByRole('link', { name: 'Credentials' }).first().click()
@@ -1269,7 +1276,8 @@ async function run(base, info) {
     const creds = (await wpIssue(wp.Exporter, 'tail-check')).creds
     await page.goto(`${base}/g/${wp.gid}/p/${wp.Exporter}/tail`)
     const status = page.getByTestId('tail-status')
-    const live = () => status.getAttribute('data-live', { timeout: T })
+    // (a shell that closes the connection of a disabled project unmounts the tail meanwhile: not live)
+    const live = async () => ((await status.count()) ? status.getAttribute('data-live', { timeout: T }) : 'false')
     await waitFor(async () => (await live()) === 'true', { what: 'the tail live' })
     await page.getByText('Waiting for messages…').waitFor({ timeout: T })
     const setDisabled = async (disabled) => {
@@ -1285,8 +1293,7 @@ async function run(base, info) {
     await setDisabled(true)
     await waitFor(async () => (await wpFooter()) !== 'connected', { what: 'the page\'s connection closed by the disable' })
     await waitFor(async () => (await check()) === 'false', { what: 'the tail not live' })
-    await page.getByTestId('project-disabled').waitFor({ timeout: T })
-    await waitFor(async () => (await status.textContent()).includes('This project is disabled'), { what: 'the tail saying the project is disabled' })
+    await page.getByTestId('project-disabled').getByText('This project is disabled').waitFor({ timeout: T })
     for (let i = 0; i < 10; i++) { await check(); await sleep(100) }
     const t0 = Date.now()
     await setDisabled(false)
