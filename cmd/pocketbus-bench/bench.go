@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pocketbus/pocketbus/internal/bus"
 )
@@ -543,8 +546,12 @@ func (b *bench) restart() error {
 	return nil
 }
 
-// memory: RSS idle with every project in the database, then RSS with
-// LoadedAccounts accounts loaded, one connection each.
+// memory: RSS idle with every project in the database; then LoadedAccounts
+// accounts loaded by a first connect each (kept open), the cost of a first
+// connect as the number of loaded accounts grows (a window of LoadWindow
+// connects ending at each of LoadCheckpoints), a stream in StreamAccounts of
+// them, RSS with all of them loaded; and, once every connection is closed,
+// restart-to-ready after that use.
 func (b *bench) memory() error {
 	if !b.want("memory") {
 		return nil
@@ -580,37 +587,79 @@ func (b *bench) memory() error {
 	}
 	conns := make([]*nats.Conn, len(ids))
 	var mu sync.Mutex
-	defer func() {
+	closeAll := func() {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, nc := range conns {
+		for i, nc := range conns {
 			if nc != nil {
 				nc.Close()
+				conns[i] = nil
 			}
 		}
-	}()
-	var rate float64
-	var lat []time.Duration
-	err = b.profiled("account-load", 20*time.Second, func() (err error) {
-		rate, lat, err = parallel(b.cfg.LoadedWorkers, len(ids), func(i int) error {
+	}
+	defer closeAll()
+	// load connects accounts [from, to) (each for the first time) and keeps
+	// the connections.
+	load := func(from, to int) (float64, []time.Duration, error) {
+		return parallel(b.cfg.LoadedWorkers, to-from, func(i int) error {
+			i += from
 			nc, err := nats.Connect(b.pb.NATSURL, nats.UserJWTAndSeed(creds[i].JWT, creds[i].Seed), nats.NoReconnect(), nats.Timeout(20*time.Second))
 			if err != nil {
-				return err
+				return fmt.Errorf("first connect to account %d: %w", i, err)
 			}
 			mu.Lock()
 			conns[i] = nc
 			mu.Unlock()
 			return nil
 		})
-		return err
+	}
+	var allLat []time.Duration
+	t0 := time.Now()
+	err = b.profiled("account-load", 20*time.Second, func() error {
+		loaded := 0
+		for _, cp := range append(slices.Clone(b.cfg.LoadCheckpoints), len(ids)) {
+			if cp > len(ids) || cp <= loaded {
+				continue
+			}
+			wStart := max(loaded, cp-b.cfg.LoadWindow)
+			if wStart > loaded {
+				_, lat, err := load(loaded, wStart)
+				if err != nil {
+					return err
+				}
+				allLat = append(allLat, lat...)
+			}
+			rate, lat, err := load(wStart, cp)
+			if err != nil {
+				return err
+			}
+			allLat = append(allLat, lat...)
+			loaded = cp
+			if !slices.Contains(b.cfg.LoadCheckpoints, cp) {
+				continue
+			}
+			ms := millis(lat)
+			b.add(&figure{Key: fmt.Sprintf("account_load_%d", cp), Name: fmt.Sprintf("first connect (loads the account), %d accounts loaded", cp),
+				Unit: "connects/s", Runs: []float64{rate}, P50: percentile(ms, 50), P99: percentile(ms, 99),
+				Note: fmt.Sprintf("the %d first connects that bring the loaded accounts from %d to %d, %d concurrent clients, each connection kept open",
+					cp-wStart, wStart, cp, b.cfg.LoadedWorkers)})
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("connecting to %d accounts: %w", len(ids), err)
 	}
-	ms := millis(lat)
-	b.add(&figure{Key: "account_load_connect", Name: "first connect to a not-yet-loaded account (loads it)", Unit: "connects/s",
-		Runs: []float64{rate}, P50: percentile(ms, 50), P99: percentile(ms, 99),
-		Note: fmt.Sprintf("%d accounts, %d concurrent clients", len(ids), b.cfg.LoadedWorkers)})
+	ms := millis(allLat)
+	b.add(&figure{Key: "account_load_connect", Name: fmt.Sprintf("first connect to a not-yet-loaded account, all %d", len(ids)), Unit: "connects/s",
+		Runs: []float64{float64(len(ids)) / time.Since(t0).Seconds()}, P50: percentile(ms, 50), P99: percentile(ms, 99),
+		Note: fmt.Sprintf("%d accounts loaded from none, %d concurrent clients", len(ids), b.cfg.LoadedWorkers)})
+
+	// A stream with one message in StreamAccounts of the loaded accounts:
+	// nats-server loads every account whose store holds streams at start.
+	streamed, err := b.addStreams(conns)
+	if err != nil {
+		return err
+	}
 	time.Sleep(b.cfg.IdleSettle / 2)
 	rss, err = rssBytes(b.pb.pid())
 	if err != nil {
@@ -618,7 +667,100 @@ func (b *bench) memory() error {
 	}
 	b.add(&figure{Key: "rss_loaded", Name: fmt.Sprintf("RSS with %d loaded accounts, one connection each", len(ids)), Unit: "MB",
 		Runs: []float64{float64(rss) / 1e6}, Target: "report",
-		Note: fmt.Sprintf("%d projects in the database; JetStream enabled in every loaded account", b.existing)})
+		Note: fmt.Sprintf("%d projects in the database; JetStream enabled in every loaded account, a stream in %d of them", b.existing, len(streamed))})
+	closeAll()
+	return b.restartAfterUse(len(ids), streamed, creds)
+}
+
+// addStreams creates a file stream holding one message in every
+// (len/StreamAccounts)-th account, through its open connection, and returns
+// their indexes.
+func (b *bench) addStreams(conns []*nats.Conn) ([]int, error) {
+	if b.cfg.StreamAccounts <= 0 {
+		return nil, nil
+	}
+	step := max(1, len(conns)/b.cfg.StreamAccounts)
+	var idx []int
+	for i := 0; i < len(conns) && len(idx) < b.cfg.StreamAccounts; i += step {
+		idx = append(idx, i)
+	}
+	t := time.Now()
+	_, _, err := parallel(b.cfg.LoadedWorkers, len(idx), func(k int) error {
+		js, err := jetstream.New(conns[idx[k]])
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "USED", Subjects: []string{"used"}, Storage: jetstream.FileStorage}); err != nil {
+			return fmt.Errorf("stream in account %d: %w", idx[k], err)
+		}
+		_, err = js.Publish(ctx, "used", []byte("x"))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.logf("created %d streams in %s", len(idx), time.Since(t).Round(time.Millisecond))
+	return idx, nil
+}
+
+// restartAfterUse: SIGTERM, start, until /api/health and a NATS connect
+// succeed, with `used` accounts used since the data dir's last start (each
+// had JetStream enabled) and a stream in the accounts at streamed; then the
+// streams are checked to be back.
+func (b *bench) restartAfterUse(used int, streamed []int, creds []bus.IssuedUser) error {
+	var runs []float64
+	for r := 0; r < b.cfg.RestartRuns; r++ {
+		b.pb.stop()
+		d, err := b.pb.start(b.cred.JWT, b.cred.Seed)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, d.Seconds())
+	}
+	b.add(&figure{Key: "restart_used", Name: fmt.Sprintf("restart to ready after %d accounts were used, %d with a stream", used, len(streamed)), Unit: "s", Runs: runs,
+		Note: fmt.Sprintf("as the restart figure above, %d projects, after %d accounts were loaded once with JetStream enabled and %d of them were given a file stream with one message; every connection closed before the first restart",
+			b.existing, used, len(streamed))})
+	time.Sleep(b.cfg.IdleSettle / 2)
+	rss, err := rssBytes(b.pb.pid())
+	if err != nil {
+		return err
+	}
+	b.add(&figure{Key: "rss_restart_used", Name: "RSS after that restart, no clients", Unit: "MB", Runs: []float64{float64(rss) / 1e6},
+		Note: "VmRSS after the last restart of the figure above: what nats-server loads at start (the accounts with streams) stays loaded"})
+	// The streams survived the restarts.
+	for _, i := range []int{streamed[0], streamed[len(streamed)-1]} {
+		if err := checkStream(b.pb.NATSURL, creds[i]); err != nil {
+			return fmt.Errorf("account %d after restart: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func checkStream(url string, c bus.IssuedUser) error {
+	nc, err := nats.Connect(url, nats.UserJWTAndSeed(c.JWT, c.Seed), nats.NoReconnect(), nats.Timeout(20*time.Second))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "USED")
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.State.Msgs != 1 {
+		return fmt.Errorf("stream USED holds %d messages, want 1", info.State.Msgs)
+	}
 	return nil
 }
 
@@ -664,12 +806,26 @@ func (b *bench) connects() error {
 		return err
 	}
 	defer sa.stop()
-	var embLat, stdLat []float64
+	var embLat, stdLat, embCPU, stdCPU []float64
 	emb, std, err := b.interleave(b.cfg.ConnectRuns, func(embedded bool) (float64, error) {
-		url := sa.URL
+		url, pid := sa.URL, sa.pid()
 		if embedded {
-			url = b.pb.NATSURL
+			url, pid = b.pb.NATSURL, b.pb.pid()
 		}
+		cpu0, err := cpuTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		defer func() {
+			if cpu1, err := cpuTime(pid); err == nil {
+				us := float64((cpu1 - cpu0).Microseconds()) / float64(b.cfg.Connects)
+				if embedded {
+					embCPU = append(embCPU, us)
+				} else {
+					stdCPU = append(stdCPU, us)
+				}
+			}
+		}()
 		var rate float64
 		var lat []time.Duration
 		run := func() (err error) {
@@ -683,7 +839,6 @@ func (b *bench) connects() error {
 			})
 			return err
 		}
-		var err error
 		if embedded && len(embLat) == 0 {
 			err = b.profiled("connect", 2*time.Second, run) // only the Pocketbus process is profiled
 		} else {
@@ -712,5 +867,8 @@ func (b *bench) connects() error {
 		ratios[i] = emb[i] / std[i]
 	}
 	b.add(&figure{Key: "connect_ratio", Name: "NATS connect, ratio Pocketbus/standalone", Unit: "×", Runs: ratios})
+	cpuNote := "user+system CPU time of the server process over a run (/proc/PID/stat, 10 ms ticks) divided by its connects: less disturbed by other work on the machine than the rate"
+	b.add(&figure{Key: "connect_cpu", Name: "NATS connect, server CPU per connect, Pocketbus", Unit: "µs", Runs: embCPU, Note: cpuNote})
+	b.add(&figure{Key: "connect_cpu_standalone", Name: "NATS connect, server CPU per connect, standalone nats-server", Unit: "µs", Runs: stdCPU, Note: cpuNote})
 	return nil
 }
