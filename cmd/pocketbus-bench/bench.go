@@ -291,12 +291,16 @@ func (b *bench) provisioning() error {
 			}
 		}
 		if b.want("provision") {
-			var runs []float64
-			var all []float64
+			var runs, all, cpu []float64
 			err := b.profiled(fmt.Sprintf("provision-%d", level), 5*time.Second, func() error {
 				for r := 0; r < b.cfg.ProvRuns; r++ {
-					rate, lat, err := parallel(1, b.cfg.CreatesPerRun, func(i int) error {
-						_, err := b.user.createProject(fmt.Sprintf("prov-%d-%d-%d", level, r, i))
+					var rate float64
+					var lat []time.Duration
+					us, err := b.serverCPU(b.cfg.CreatesPerRun, func() (err error) {
+						rate, lat, err = parallel(1, b.cfg.CreatesPerRun, func(i int) error {
+							_, err := b.user.createProject(fmt.Sprintf("prov-%d-%d-%d", level, r, i))
+							return err
+						})
 						return err
 					})
 					if err != nil {
@@ -305,6 +309,7 @@ func (b *bench) provisioning() error {
 					b.existing += b.cfg.CreatesPerRun
 					runs = append(runs, rate)
 					all = append(all, millis(lat)...)
+					cpu = append(cpu, us)
 				}
 				return nil
 			})
@@ -316,6 +321,8 @@ func (b *bench) provisioning() error {
 				Target: "p99 < 25 ms", Note: fmt.Sprintf("%d × %d sequential creates (one client)", b.cfg.ProvRuns, b.cfg.CreatesPerRun)})
 			f.Status = status(f.P99 < 25)
 			rates[level] = f.Value
+			b.add(&figure{Key: fmt.Sprintf("provision_cpu_%d", level), Name: fmt.Sprintf("server CPU per project create, %d existing", level),
+				Unit: "µs", Runs: cpu, Note: cpuNote})
 		}
 		if li == 0 {
 			if err := b.credentials(); err != nil {
@@ -432,12 +439,16 @@ func (b *bench) credentials() error {
 		b.projects = append(b.projects, p)
 	}
 	if b.want("issue") {
-		var runs []float64
-		var all []float64
+		var runs, all, cpu []float64
 		err := b.profiled("issue", 5*time.Second, func() error {
 			for r := 0; r < b.cfg.IssueRuns; r++ {
-				rate, lat, err := parallel(b.cfg.IssueWorkers, b.cfg.Issues, func(i int) error {
-					_, err := b.user.issue(b.projects[i%len(b.projects)].ID, fmt.Sprintf("issue-%d-%d", r, i))
+				var rate float64
+				var lat []time.Duration
+				us, err := b.serverCPU(b.cfg.Issues, func() (err error) {
+					rate, lat, err = parallel(b.cfg.IssueWorkers, b.cfg.Issues, func(i int) error {
+						_, err := b.user.issue(b.projects[i%len(b.projects)].ID, fmt.Sprintf("issue-%d-%d", r, i))
+						return err
+					})
 					return err
 				})
 				if err != nil {
@@ -445,6 +456,7 @@ func (b *bench) credentials() error {
 				}
 				runs = append(runs, rate)
 				all = append(all, millis(lat)...)
+				cpu = append(cpu, us)
 			}
 			return nil
 		})
@@ -455,6 +467,7 @@ func (b *bench) credentials() error {
 			Unit: "issues/s", Runs: runs, P50: percentile(all, 50), P99: percentile(all, 99), Target: "≥ 1500/s",
 			Note: fmt.Sprintf("%d × %d issues over %d projects", b.cfg.IssueRuns, b.cfg.Issues, len(b.projects))})
 		f.Status = status(f.Value >= 1500)
+		b.add(&figure{Key: "issue_cpu", Name: "server CPU per credential issue", Unit: "µs", Runs: cpu, Note: cpuNote})
 	}
 	if b.want("connect") {
 		if err := b.connects(); err != nil {
@@ -764,6 +777,26 @@ func checkStream(url string, c bus.IssuedUser) error {
 	return nil
 }
 
+const cpuNote = "user+system CPU time of the server process over each run (/proc/PID/stat, 10 ms ticks) divided by its operations: " +
+	"less disturbed than a rate by other work on the shared machine"
+
+// serverCPU runs fn and returns the serve process's CPU time per operation
+// over it, in µs.
+func (b *bench) serverCPU(ops int, fn func() error) (float64, error) {
+	c0, err := cpuTime(b.pb.pid())
+	if err != nil {
+		return 0, err
+	}
+	if err := fn(); err != nil {
+		return 0, err
+	}
+	c1, err := cpuTime(b.pb.pid())
+	if err != nil {
+		return 0, err
+	}
+	return float64((c1 - c0).Microseconds()) / float64(ops), nil
+}
+
 // sane reports whether a figure holds usable numbers.
 func (f *figure) sane() error {
 	if len(f.Runs) == 0 {
@@ -867,7 +900,6 @@ func (b *bench) connects() error {
 		ratios[i] = emb[i] / std[i]
 	}
 	b.add(&figure{Key: "connect_ratio", Name: "NATS connect, ratio Pocketbus/standalone", Unit: "×", Runs: ratios})
-	cpuNote := "user+system CPU time of the server process over a run (/proc/PID/stat, 10 ms ticks) divided by its connects: less disturbed by other work on the machine than the rate"
 	b.add(&figure{Key: "connect_cpu", Name: "NATS connect, server CPU per connect, Pocketbus", Unit: "µs", Runs: embCPU, Note: cpuNote})
 	b.add(&figure{Key: "connect_cpu_standalone", Name: "NATS connect, server CPU per connect, standalone nats-server", Unit: "µs", Runs: stdCPU, Note: cpuNote})
 	return nil
