@@ -323,6 +323,9 @@ func (b *bench) provisioning() error {
 			rates[level] = f.Value
 			b.add(&figure{Key: fmt.Sprintf("provision_cpu_%d", level), Name: fmt.Sprintf("server CPU per project create, %d existing", level),
 				Unit: "µs", Runs: cpu, Note: cpuNote})
+			if err := b.provisionFreshGroup(level); err != nil {
+				return err
+			}
 		}
 		if li == 0 {
 			if err := b.credentials(); err != nil {
@@ -335,6 +338,35 @@ func (b *bench) provisioning() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// provisionFreshGroup measures creates at the same level into a new group
+// of the same user: the existing projects are all in the bench user's
+// personal group, so this separates what a create costs per project on the
+// server from what it costs per project in its group.
+func (b *bench) provisionFreshGroup(level int) error {
+	group, err := b.user.createGroup(fmt.Sprintf("fresh-%d", level))
+	if err != nil {
+		return err
+	}
+	var rate float64
+	var lat []time.Duration
+	us, err := b.serverCPU(b.cfg.CreatesPerRun, func() (err error) {
+		rate, lat, err = parallel(1, b.cfg.CreatesPerRun, func(i int) error {
+			_, err := b.user.createProjectIn(group, fmt.Sprintf("fresh-%d-%d", level, i))
+			return err
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.existing += b.cfg.CreatesPerRun
+	ms := millis(lat)
+	b.add(&figure{Key: fmt.Sprintf("provision_fresh_%d", level), Name: fmt.Sprintf("project create over REST, %d existing, into a new group", level),
+		Unit: "creates/s", Runs: []float64{rate}, P50: percentile(ms, 50), P99: percentile(ms, 99),
+		Note: fmt.Sprintf("%d sequential creates into a group made for them (the existing projects are all in one other group); server CPU per create %.0f µs", b.cfg.CreatesPerRun, us)})
 	return nil
 }
 
@@ -642,7 +674,12 @@ func (b *bench) memory() error {
 				}
 				allLat = append(allLat, lat...)
 			}
-			rate, lat, err := load(wStart, cp)
+			var rate float64
+			var lat []time.Duration
+			us, err := b.serverCPU(cp-wStart, func() (err error) {
+				rate, lat, err = load(wStart, cp)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -656,6 +693,8 @@ func (b *bench) memory() error {
 				Unit: "connects/s", Runs: []float64{rate}, P50: percentile(ms, 50), P99: percentile(ms, 99),
 				Note: fmt.Sprintf("the %d first connects that bring the loaded accounts from %d to %d, %d concurrent clients, each connection kept open",
 					cp-wStart, wStart, cp, b.cfg.LoadedWorkers)})
+			b.add(&figure{Key: fmt.Sprintf("account_load_cpu_%d", cp), Name: fmt.Sprintf("server CPU per first connect, %d accounts loaded", cp),
+				Unit: "µs", Runs: []float64{us}, Note: cpuNote})
 		}
 		return nil
 	})

@@ -31,7 +31,7 @@ func TestSmoke(t *testing.T) {
 		want = append(want, "account_load_"+strconv.Itoa(cp))
 	}
 	for _, l := range b.cfg.Levels {
-		want = append(want, "provision_"+strconv.Itoa(l))
+		want = append(want, "provision_"+strconv.Itoa(l), "provision_fresh_"+strconv.Itoa(l))
 	}
 	for _, k := range want {
 		f := res.get(k)
