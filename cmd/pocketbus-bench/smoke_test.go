@@ -25,7 +25,7 @@ func TestSmoke(t *testing.T) {
 		"msg_16k_embedded", "msg_16k_standalone", "msg_16k_ratio",
 		"js_embedded", "js_standalone", "js_ratio",
 		"provision_flatness", "provision_flatness_top", "provision_flatness_ref", "issue", "connect", "connect_standalone", "connect_ratio", "revoke", "restart",
-		"rss_idle", "account_load_connect", "rss_loaded", "restart_used", "rss_restart_used",
+		"rss_idle", "account_load_connect", "rss_loaded", "rss_loaded_streams", "restart_used", "rss_restart_used",
 	}
 	for _, cp := range b.cfg.LoadCheckpoints {
 		want = append(want, "account_load_"+strconv.Itoa(cp))
