@@ -772,9 +772,20 @@ func (b *bench) restartAfterUse(used int, streamed []int, creds []bus.IssuedUser
 	var runs []float64
 	for r := 0; r < b.cfg.RestartRuns; r++ {
 		b.pb.stop()
+		var prof <-chan error
+		if r == 0 && b.pprofDir != "" {
+			// The first start after use, from its first moments: pprofserve
+			// listens before the app starts, so poll until it answers.
+			prof = b.pb.profileStart(8*time.Second, filepath.Join(b.pprofDir, "restart-used.pprof"))
+		}
 		d, err := b.pb.start(b.cred.JWT, b.cred.Seed)
 		if err != nil {
 			return err
+		}
+		if prof != nil {
+			if err := <-prof; err != nil {
+				b.logf("profile restart-used: %v", err)
+			}
 		}
 		runs = append(runs, d.Seconds())
 	}

@@ -250,6 +250,29 @@ func (pb *pocketbus) profile(d time.Duration, path string) <-chan error {
 	return done
 }
 
+// profileStart is profile for a server that is about to be started: it
+// retries until the pprof listener answers (for up to 5 s).
+func (pb *pocketbus) profileStart(d time.Duration, path string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			c, err := net.Dial("tcp", pb.pprofAddr)
+			if err == nil {
+				c.Close()
+				done <- <-pb.profile(d, path)
+				return
+			}
+			if time.Now().After(deadline) {
+				done <- err
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return done
+}
+
 // startStandaloneOperator runs a stock nats-server in operator mode with the
 // data dir's operator, its system account and one account JWT preloaded
 // (memory resolver): the same authentication work as Pocketbus, without
