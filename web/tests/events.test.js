@@ -22,7 +22,7 @@ describe('describeEvent', () => {
     expect(say({ action: 'member.left', actor: '', target: 'u9', data: { reason: 'account deleted', by: 'server' } }).text).toBe('A former member left (account deleted)')
     expect(say({ action: 'group.owner_transferred', actor: 'u1', target: 'u2', data: { owner: { from: 'u1', to: 'u2' } } }).text).toBe('Ada transferred ownership to Bob')
     expect(say({ action: 'group.owner_transferred', actor: '', target: 'u2', data: { by: 'superuser', owner: { from: 'u1', to: 'u2' } } }).text).toBe('A superuser transferred ownership from Ada to Bob')
-    expect(say({ action: 'group.created', actor: 'u1', data: { name: 'Ada Lovelace', personal: true } }).text).toBe('Ada signed up (personal group created)')
+    expect(say({ action: 'group.created', actor: '', data: { by: 'server', name: 'Ada Lovelace', personal: true } }).text).toBe('Personal group created')
     expect(say({ action: 'group.created', actor: 'u1', data: { name: 'Team', personal: false } }).text).toBe('Ada created the group “Team”')
   })
   it('credentials and projects, with links only to what still exists', () => {

@@ -60,7 +60,7 @@ export function describeEvent(ev, { names, projects, gid } = {}) {
   switch (ev.action) {
     case 'group.created':
       // a personal group is named after its owner: the name would only repeat theirs
-      text = d.personal ? `${a} signed up (personal group created)` : `${a} created the group${d.name ? ` ${q(d.name)}` : ''}`
+      text = d.personal ? 'Personal group created' : `${a} created the group${d.name ? ` ${q(d.name)}` : ''}`
       break
     case 'group.renamed':
       text = d.name ? `${a} renamed the group from ${q(d.name.from)} to ${q(d.name.to)}` : `${a} renamed the group`

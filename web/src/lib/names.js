@@ -10,11 +10,14 @@ export function groupLabel(g) {
   return g.personal ? 'Personal' : g.name ?? ''
 }
 
-/** Groups matching a search text (name or label, case- and accent-insensitive), personal first. */
+/**
+ * Groups matching a search text (what the switcher shows, case- and
+ * accent-insensitive; a shared group also by its name), personal first.
+ */
 export function filterGroups(groups, text) {
   const fold = (s) => String(s ?? '').normalize('NFD').replace(/\p{Diacritic}/gu, '').toLowerCase()
   const q = fold(text).trim()
-  const list = (groups ?? []).filter((g) => !q || fold(groupLabel(g)).includes(q) || fold(g.name).includes(q))
+  const list = (groups ?? []).filter((g) => !q || fold(groupLabel(g)).includes(q))
   return list.sort((a, b) => Number(!!b.personal) - Number(!!a.personal) || groupLabel(a).localeCompare(groupLabel(b)))
 }
 

@@ -1,4 +1,6 @@
 import { Pocketbus } from '@pocketbus/client'
+import { isNetworkError } from './status.js'
+import { suspectOffline, noteAnswer } from './online.svelte.js'
 
 // One client for the whole app: PocketBase (pbus.pb) for the REST API and
 // the SDK's route helpers and NATS connections (lib/nats.svelte.js).
@@ -6,11 +8,29 @@ export const pbus = new Pocketbus(window.location.origin)
 export const pb = pbus.pb
 pb.autoCancellation(false)
 
+// Every REST call (collections, auth, the /api/pocketbus routes) tells the
+// reachability monitor whether the server answered (lib/online.svelte.js).
+const send = pb.send.bind(pb)
+pb.send = async (path, options) => {
+  try {
+    const r = await send(path, options)
+    noteAnswer()
+    return r
+  } catch (e) {
+    if (isNetworkError(e)) suspectOffline()
+    else if (e?.status > 0) noteAnswer()
+    throw e
+  }
+}
+
 export const auth = $state({ user: pb.authStore.isValid ? pb.authStore.record : null })
 
 pb.authStore.onChange((_token, record) => {
   auth.user = pb.authStore.isValid ? record : null
 })
+
+/** Superusers may use the admin dashboard (/_/); people signed in to the app are users. */
+export const isSuperuser = () => pb.authStore.isSuperuser
 
 export async function refreshAuth() {
   if (!pb.authStore.isValid) return
@@ -21,7 +41,7 @@ export async function refreshAuth() {
   }
 }
 
-export const info = $state({ version: '', nats: {}, operator: '', loaded: false, error: '' })
+export const info = $state({ version: '', nats: {}, operator: '', mailer: null, loaded: false, error: '' })
 
 export async function loadInfo() {
   try {

@@ -9,12 +9,12 @@ export function isNetworkError(err) {
 
 /**
  * Wait before the next reachability probe while the server cannot be
- * reached: 1 s, 2 s, 4 s, then every 8 s. A 15 s outage costs 4 probes,
- * and the app notices the server's return within 8 s (at once on Retry,
+ * reached: 1 s, 2 s, 4 s, then every 5 s. A 15 s outage costs 4 probes,
+ * and the app notices the server's return within 5 s (at once on Retry,
  * on focus or when the browser comes back online).
  */
 export function probeDelay(attempt) {
-  return Math.min(8000, 1000 * 2 ** Math.max(0, attempt))
+  return Math.min(5000, 1000 * 2 ** Math.max(0, attempt))
 }
 
 /** Retries of a failed query: network errors wait for the server (paused while offline), 4xx never. */
@@ -76,7 +76,7 @@ export function natsStatusText({ used, status, error = '', disabled = false, off
     case 'closed':
       return { text: `closed${error ? ` — ${plainNatsError(error)}` : ''}`, tone: 'bad' }
     default: // disconnected, reconnecting, error
-      if (error && LIMIT.test(error)) return { text: 'refused — the project’s connection limit is reached; retrying', tone: 'bad' }
+      if (error && LIMIT.test(error)) return { text: 'refused — the project is disabled or at its connection limit; retrying', tone: 'bad' }
       if (error && AUTH.test(error)) return { text: 'refused — access ended', tone: 'bad' }
       return { text: status === 'error' ? 'cannot connect — retrying' : 'reconnecting…', tone: 'wait' }
   }
@@ -84,7 +84,7 @@ export function natsStatusText({ used, status, error = '', disabled = false, off
 
 /** NATS server error texts in plain words. */
 export function plainNatsError(m) {
-  if (LIMIT.test(m)) return 'the project’s connection limit is reached (or the project is disabled)'
+  if (LIMIT.test(m)) return 'the project is disabled or at its connection limit'
   if (/authentication revoked/i.test(m)) return 'access was revoked'
   if (/authentication expired/i.test(m)) return 'the token expired'
   if (/authorization violation/i.test(m)) return 'access refused'
