@@ -32,10 +32,22 @@ pb.authStore.onChange((_token, record) => {
 /** Superusers may use the admin dashboard (/_/); people signed in to the app are users. */
 export const isSuperuser = () => pb.authStore.isSuperuser
 
+/**
+ * Refreshes the signed-in record and token. Unlike the SDK's authRefresh it
+ * saves only a complete answer: a response whose body was cut off (the tab
+ * navigating away mid-request) reads as {} in the SDK, which would then
+ * save an empty token and sign the person out of every tab.
+ */
+export async function renewAuth() {
+  const r = await pb.send('/api/collections/users/auth-refresh', { method: 'POST', requestKey: null })
+  if (r?.token && r?.record?.id) pb.authStore.save(r.token, r.record)
+  return r
+}
+
 export async function refreshAuth() {
   if (!pb.authStore.isValid) return
   try {
-    await pb.collection('users').authRefresh()
+    await renewAuth()
   } catch (e) {
     if (e?.status === 401 || e?.status === 403 || e?.status === 404) pb.authStore.clear()
   }

@@ -1,5 +1,5 @@
 import { QueryClient } from '@tanstack/svelte-query'
-import { pb } from './pb.svelte.js'
+import { pb, renewAuth } from './pb.svelte.js'
 import { shouldRetry, retryDelay } from './status.js'
 import { onServerChange, suspectOffline } from './online.svelte.js'
 
@@ -49,7 +49,7 @@ export async function startRealtime(user) {
   }
   const refreshMe = async () => {
     try {
-      await pb.collection('users').authRefresh()
+      await renewAuth()
     } catch {
       /* ignore */
     }
