@@ -109,6 +109,22 @@ func liftLimits(base string, u *api) error {
 	return su.do("PATCH", "/api/collections/groups/records/"+u.MyGroup, map[string]any{"max_projects": -1, "js_share": 100}, nil)
 }
 
+// createGroup makes a group owned by a, without project limits (a
+// superuser lifts them), and returns its id.
+func (a *api) createGroup(name string) (string, error) {
+	var g struct {
+		ID string `json:"id"`
+	}
+	if err := a.do("POST", "/api/collections/groups/records", map[string]any{"name": name}, &g); err != nil {
+		return "", err
+	}
+	su, err := superuser(a.base)
+	if err != nil {
+		return "", err
+	}
+	return g.ID, su.do("PATCH", "/api/collections/groups/records/"+g.ID, map[string]any{"max_projects": -1, "js_share": 100}, nil)
+}
+
 // superuser signs in as the benchmark's superuser.
 func superuser(base string) (*api, error) {
 	su := &api{base: base}
@@ -142,9 +158,11 @@ type project struct {
 	Account string `json:"account"`
 }
 
-func (a *api) createProject(name string) (project, error) {
+func (a *api) createProject(name string) (project, error) { return a.createProjectIn(a.MyGroup, name) }
+
+func (a *api) createProjectIn(group, name string) (project, error) {
 	var p project
-	err := a.do("POST", "/api/collections/projects/records", map[string]any{"name": name, "group": a.MyGroup}, &p)
+	err := a.do("POST", "/api/collections/projects/records", map[string]any{"name": name, "group": group}, &p)
 	if err == nil && p.Account == "" {
 		err = fmt.Errorf("created project %s has no account", p.ID)
 	}

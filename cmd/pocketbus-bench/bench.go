@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pocketbus/pocketbus/internal/bus"
 )
@@ -288,12 +291,16 @@ func (b *bench) provisioning() error {
 			}
 		}
 		if b.want("provision") {
-			var runs []float64
-			var all []float64
+			var runs, all, cpu []float64
 			err := b.profiled(fmt.Sprintf("provision-%d", level), 5*time.Second, func() error {
 				for r := 0; r < b.cfg.ProvRuns; r++ {
-					rate, lat, err := parallel(1, b.cfg.CreatesPerRun, func(i int) error {
-						_, err := b.user.createProject(fmt.Sprintf("prov-%d-%d-%d", level, r, i))
+					var rate float64
+					var lat []time.Duration
+					us, err := b.serverCPU(b.cfg.CreatesPerRun, func() (err error) {
+						rate, lat, err = parallel(1, b.cfg.CreatesPerRun, func(i int) error {
+							_, err := b.user.createProject(fmt.Sprintf("prov-%d-%d-%d", level, r, i))
+							return err
+						})
 						return err
 					})
 					if err != nil {
@@ -302,6 +309,7 @@ func (b *bench) provisioning() error {
 					b.existing += b.cfg.CreatesPerRun
 					runs = append(runs, rate)
 					all = append(all, millis(lat)...)
+					cpu = append(cpu, us)
 				}
 				return nil
 			})
@@ -313,6 +321,11 @@ func (b *bench) provisioning() error {
 				Target: "p99 < 25 ms", Note: fmt.Sprintf("%d × %d sequential creates (one client)", b.cfg.ProvRuns, b.cfg.CreatesPerRun)})
 			f.Status = status(f.P99 < 25)
 			rates[level] = f.Value
+			b.add(&figure{Key: fmt.Sprintf("provision_cpu_%d", level), Name: fmt.Sprintf("server CPU per project create, %d existing", level),
+				Unit: "µs", Runs: cpu, Note: cpuNote})
+			if err := b.provisionFreshGroup(level); err != nil {
+				return err
+			}
 		}
 		if li == 0 {
 			if err := b.credentials(); err != nil {
@@ -325,6 +338,35 @@ func (b *bench) provisioning() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// provisionFreshGroup measures creates at the same level into a new group
+// of the same user: the existing projects are all in the bench user's
+// personal group, so this separates what a create costs per project on the
+// server from what it costs per project in its group.
+func (b *bench) provisionFreshGroup(level int) error {
+	group, err := b.user.createGroup(fmt.Sprintf("fresh-%d", level))
+	if err != nil {
+		return err
+	}
+	var rate float64
+	var lat []time.Duration
+	us, err := b.serverCPU(b.cfg.CreatesPerRun, func() (err error) {
+		rate, lat, err = parallel(1, b.cfg.CreatesPerRun, func(i int) error {
+			_, err := b.user.createProjectIn(group, fmt.Sprintf("fresh-%d-%d", level, i))
+			return err
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	b.existing += b.cfg.CreatesPerRun
+	ms := millis(lat)
+	b.add(&figure{Key: fmt.Sprintf("provision_fresh_%d", level), Name: fmt.Sprintf("project create over REST, %d existing, into a new group", level),
+		Unit: "creates/s", Runs: []float64{rate}, P50: percentile(ms, 50), P99: percentile(ms, 99),
+		Note: fmt.Sprintf("%d sequential creates into a group made for them (the existing projects are all in one other group); server CPU per create %.0f µs", b.cfg.CreatesPerRun, us)})
 	return nil
 }
 
@@ -429,12 +471,16 @@ func (b *bench) credentials() error {
 		b.projects = append(b.projects, p)
 	}
 	if b.want("issue") {
-		var runs []float64
-		var all []float64
+		var runs, all, cpu []float64
 		err := b.profiled("issue", 5*time.Second, func() error {
 			for r := 0; r < b.cfg.IssueRuns; r++ {
-				rate, lat, err := parallel(b.cfg.IssueWorkers, b.cfg.Issues, func(i int) error {
-					_, err := b.user.issue(b.projects[i%len(b.projects)].ID, fmt.Sprintf("issue-%d-%d", r, i))
+				var rate float64
+				var lat []time.Duration
+				us, err := b.serverCPU(b.cfg.Issues, func() (err error) {
+					rate, lat, err = parallel(b.cfg.IssueWorkers, b.cfg.Issues, func(i int) error {
+						_, err := b.user.issue(b.projects[i%len(b.projects)].ID, fmt.Sprintf("issue-%d-%d", r, i))
+						return err
+					})
 					return err
 				})
 				if err != nil {
@@ -442,6 +488,7 @@ func (b *bench) credentials() error {
 				}
 				runs = append(runs, rate)
 				all = append(all, millis(lat)...)
+				cpu = append(cpu, us)
 			}
 			return nil
 		})
@@ -452,6 +499,7 @@ func (b *bench) credentials() error {
 			Unit: "issues/s", Runs: runs, P50: percentile(all, 50), P99: percentile(all, 99), Target: "≥ 1500/s",
 			Note: fmt.Sprintf("%d × %d issues over %d projects", b.cfg.IssueRuns, b.cfg.Issues, len(b.projects))})
 		f.Status = status(f.Value >= 1500)
+		b.add(&figure{Key: "issue_cpu", Name: "server CPU per credential issue", Unit: "µs", Runs: cpu, Note: cpuNote})
 	}
 	if b.want("connect") {
 		if err := b.connects(); err != nil {
@@ -543,8 +591,12 @@ func (b *bench) restart() error {
 	return nil
 }
 
-// memory: RSS idle with every project in the database, then RSS with
-// LoadedAccounts accounts loaded, one connection each.
+// memory: RSS idle with every project in the database; then LoadedAccounts
+// accounts loaded by a first connect each (kept open), the cost of a first
+// connect as the number of loaded accounts grows (a window of LoadWindow
+// connects ending at each of LoadCheckpoints), a stream in StreamAccounts of
+// them, RSS with all of them loaded; and, once every connection is closed,
+// restart-to-ready after that use.
 func (b *bench) memory() error {
 	if !b.want("memory") {
 		return nil
@@ -580,37 +632,80 @@ func (b *bench) memory() error {
 	}
 	conns := make([]*nats.Conn, len(ids))
 	var mu sync.Mutex
-	defer func() {
+	closeAll := func() {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, nc := range conns {
+		for i, nc := range conns {
 			if nc != nil {
 				nc.Close()
+				conns[i] = nil
 			}
 		}
-	}()
-	var rate float64
-	var lat []time.Duration
-	err = b.profiled("account-load", 20*time.Second, func() (err error) {
-		rate, lat, err = parallel(b.cfg.LoadedWorkers, len(ids), func(i int) error {
+	}
+	defer closeAll()
+	// load connects accounts [from, to) (each for the first time) and keeps
+	// the connections.
+	load := func(from, to int) (float64, []time.Duration, error) {
+		return parallel(b.cfg.LoadedWorkers, to-from, func(i int) error {
+			i += from
 			nc, err := nats.Connect(b.pb.NATSURL, nats.UserJWTAndSeed(creds[i].JWT, creds[i].Seed), nats.NoReconnect(), nats.Timeout(20*time.Second))
 			if err != nil {
-				return err
+				return fmt.Errorf("first connect to account %d: %w", i, err)
 			}
 			mu.Lock()
 			conns[i] = nc
 			mu.Unlock()
 			return nil
 		})
-		return err
+	}
+	var allLat []time.Duration
+	t0 := time.Now()
+	err = b.profiled("account-load", 20*time.Second, func() error {
+		loaded := 0
+		for _, cp := range append(slices.Clone(b.cfg.LoadCheckpoints), len(ids)) {
+			if cp > len(ids) || cp <= loaded {
+				continue
+			}
+			wStart := max(loaded, cp-b.cfg.LoadWindow)
+			if wStart > loaded {
+				_, lat, err := load(loaded, wStart)
+				if err != nil {
+					return err
+				}
+				allLat = append(allLat, lat...)
+			}
+			var rate float64
+			var lat []time.Duration
+			us, err := b.serverCPU(cp-wStart, func() (err error) {
+				rate, lat, err = load(wStart, cp)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			allLat = append(allLat, lat...)
+			loaded = cp
+			if !slices.Contains(b.cfg.LoadCheckpoints, cp) {
+				continue
+			}
+			ms := millis(lat)
+			b.add(&figure{Key: fmt.Sprintf("account_load_%d", cp), Name: fmt.Sprintf("first connect (loads the account), %d accounts loaded", cp),
+				Unit: "connects/s", Runs: []float64{rate}, P50: percentile(ms, 50), P99: percentile(ms, 99),
+				Note: fmt.Sprintf("the %d first connects that bring the loaded accounts from %d to %d, %d concurrent clients, each connection kept open",
+					cp-wStart, wStart, cp, b.cfg.LoadedWorkers)})
+			b.add(&figure{Key: fmt.Sprintf("account_load_cpu_%d", cp), Name: fmt.Sprintf("server CPU per first connect, %d accounts loaded", cp),
+				Unit: "µs", Runs: []float64{us}, Note: cpuNote})
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("connecting to %d accounts: %w", len(ids), err)
 	}
-	ms := millis(lat)
-	b.add(&figure{Key: "account_load_connect", Name: "first connect to a not-yet-loaded account (loads it)", Unit: "connects/s",
-		Runs: []float64{rate}, P50: percentile(ms, 50), P99: percentile(ms, 99),
-		Note: fmt.Sprintf("%d accounts, %d concurrent clients", len(ids), b.cfg.LoadedWorkers)})
+	ms := millis(allLat)
+	b.add(&figure{Key: "account_load_connect", Name: fmt.Sprintf("first connect to a not-yet-loaded account, all %d", len(ids)), Unit: "connects/s",
+		Runs: []float64{float64(len(ids)) / time.Since(t0).Seconds()}, P50: percentile(ms, 50), P99: percentile(ms, 99),
+		Note: fmt.Sprintf("%d accounts loaded from none, %d concurrent clients", len(ids), b.cfg.LoadedWorkers)})
+
 	time.Sleep(b.cfg.IdleSettle / 2)
 	rss, err = rssBytes(b.pb.pid())
 	if err != nil {
@@ -618,8 +713,145 @@ func (b *bench) memory() error {
 	}
 	b.add(&figure{Key: "rss_loaded", Name: fmt.Sprintf("RSS with %d loaded accounts, one connection each", len(ids)), Unit: "MB",
 		Runs: []float64{float64(rss) / 1e6}, Target: "report",
-		Note: fmt.Sprintf("%d projects in the database; JetStream enabled in every loaded account", b.existing)})
+		Note: fmt.Sprintf("%d projects in the database; JetStream enabled in every loaded account, no streams", b.existing)})
+
+	// A stream with one message in StreamAccounts of the loaded accounts:
+	// nats-server loads every account whose store holds streams at start.
+	streamed, err := b.addStreams(conns)
+	if err != nil {
+		return err
+	}
+	time.Sleep(b.cfg.IdleSettle / 2)
+	if rss, err = rssBytes(b.pb.pid()); err != nil {
+		return err
+	}
+	b.add(&figure{Key: "rss_loaded_streams", Name: fmt.Sprintf("RSS with those %d accounts and a stream in %d of them", len(ids), len(streamed)), Unit: "MB",
+		Runs: []float64{float64(rss) / 1e6}, Note: "as above, after a file stream with one message was created in every tenth account"})
+	closeAll()
+	return b.restartAfterUse(len(ids), streamed, creds)
+}
+
+// addStreams creates a file stream holding one message in every
+// (len/StreamAccounts)-th account, through its open connection, and returns
+// their indexes.
+func (b *bench) addStreams(conns []*nats.Conn) ([]int, error) {
+	if b.cfg.StreamAccounts <= 0 {
+		return nil, nil
+	}
+	step := max(1, len(conns)/b.cfg.StreamAccounts)
+	var idx []int
+	for i := 0; i < len(conns) && len(idx) < b.cfg.StreamAccounts; i += step {
+		idx = append(idx, i)
+	}
+	t := time.Now()
+	_, _, err := parallel(b.cfg.LoadedWorkers, len(idx), func(k int) error {
+		js, err := jetstream.New(conns[idx[k]])
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "USED", Subjects: []string{"used"}, Storage: jetstream.FileStorage}); err != nil {
+			return fmt.Errorf("stream in account %d: %w", idx[k], err)
+		}
+		_, err = js.Publish(ctx, "used", []byte("x"))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.logf("created %d streams in %s", len(idx), time.Since(t).Round(time.Millisecond))
+	return idx, nil
+}
+
+// restartAfterUse: SIGTERM, start, until /api/health and a NATS connect
+// succeed, with `used` accounts used since the data dir's last start (each
+// had JetStream enabled) and a stream in the accounts at streamed; then the
+// streams are checked to be back.
+func (b *bench) restartAfterUse(used int, streamed []int, creds []bus.IssuedUser) error {
+	var runs []float64
+	for r := 0; r < b.cfg.RestartRuns; r++ {
+		b.pb.stop()
+		var prof <-chan error
+		if r == 0 && b.pprofDir != "" {
+			// The first start after use, from its first moments: pprofserve
+			// listens before the app starts, so poll until it answers.
+			prof = b.pb.profileStart(8*time.Second, filepath.Join(b.pprofDir, "restart-used.pprof"))
+		}
+		d, err := b.pb.start(b.cred.JWT, b.cred.Seed)
+		if err != nil {
+			return err
+		}
+		if prof != nil {
+			if err := <-prof; err != nil {
+				b.logf("profile restart-used: %v", err)
+			}
+		}
+		runs = append(runs, d.Seconds())
+	}
+	b.add(&figure{Key: "restart_used", Name: fmt.Sprintf("restart to ready after %d accounts were used, %d with a stream", used, len(streamed)), Unit: "s", Runs: runs,
+		Note: fmt.Sprintf("as the restart figure above, %d projects, after %d accounts were loaded once with JetStream enabled and %d of them were given a file stream with one message; every connection closed before the first restart",
+			b.existing, used, len(streamed))})
+	time.Sleep(b.cfg.IdleSettle / 2)
+	rss, err := rssBytes(b.pb.pid())
+	if err != nil {
+		return err
+	}
+	b.add(&figure{Key: "rss_restart_used", Name: "RSS after that restart, no clients", Unit: "MB", Runs: []float64{float64(rss) / 1e6},
+		Note: "VmRSS after the last restart of the figure above: what nats-server loads at start (the accounts with streams) stays loaded"})
+	// The streams survived the restarts.
+	for _, i := range []int{streamed[0], streamed[len(streamed)-1]} {
+		if err := checkStream(b.pb.NATSURL, creds[i]); err != nil {
+			return fmt.Errorf("account %d after restart: %w", i, err)
+		}
+	}
 	return nil
+}
+
+func checkStream(url string, c bus.IssuedUser) error {
+	nc, err := nats.Connect(url, nats.UserJWTAndSeed(c.JWT, c.Seed), nats.NoReconnect(), nats.Timeout(20*time.Second))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "USED")
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.State.Msgs != 1 {
+		return fmt.Errorf("stream USED holds %d messages, want 1", info.State.Msgs)
+	}
+	return nil
+}
+
+const cpuNote = "user+system CPU time of the server process over each run (/proc/PID/stat, 10 ms ticks) divided by its operations: " +
+	"less disturbed than a rate by other work on the shared machine"
+
+// serverCPU runs fn and returns the serve process's CPU time per operation
+// over it, in µs.
+func (b *bench) serverCPU(ops int, fn func() error) (float64, error) {
+	c0, err := cpuTime(b.pb.pid())
+	if err != nil {
+		return 0, err
+	}
+	if err := fn(); err != nil {
+		return 0, err
+	}
+	c1, err := cpuTime(b.pb.pid())
+	if err != nil {
+		return 0, err
+	}
+	return float64((c1 - c0).Microseconds()) / float64(ops), nil
 }
 
 // sane reports whether a figure holds usable numbers.
@@ -664,12 +896,26 @@ func (b *bench) connects() error {
 		return err
 	}
 	defer sa.stop()
-	var embLat, stdLat []float64
+	var embLat, stdLat, embCPU, stdCPU []float64
 	emb, std, err := b.interleave(b.cfg.ConnectRuns, func(embedded bool) (float64, error) {
-		url := sa.URL
+		url, pid := sa.URL, sa.pid()
 		if embedded {
-			url = b.pb.NATSURL
+			url, pid = b.pb.NATSURL, b.pb.pid()
 		}
+		cpu0, err := cpuTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		defer func() {
+			if cpu1, err := cpuTime(pid); err == nil {
+				us := float64((cpu1 - cpu0).Microseconds()) / float64(b.cfg.Connects)
+				if embedded {
+					embCPU = append(embCPU, us)
+				} else {
+					stdCPU = append(stdCPU, us)
+				}
+			}
+		}()
 		var rate float64
 		var lat []time.Duration
 		run := func() (err error) {
@@ -683,7 +929,6 @@ func (b *bench) connects() error {
 			})
 			return err
 		}
-		var err error
 		if embedded && len(embLat) == 0 {
 			err = b.profiled("connect", 2*time.Second, run) // only the Pocketbus process is profiled
 		} else {
@@ -712,5 +957,7 @@ func (b *bench) connects() error {
 		ratios[i] = emb[i] / std[i]
 	}
 	b.add(&figure{Key: "connect_ratio", Name: "NATS connect, ratio Pocketbus/standalone", Unit: "×", Runs: ratios})
+	b.add(&figure{Key: "connect_cpu", Name: "NATS connect, server CPU per connect, Pocketbus", Unit: "µs", Runs: embCPU, Note: cpuNote})
+	b.add(&figure{Key: "connect_cpu_standalone", Name: "NATS connect, server CPU per connect, standalone nats-server", Unit: "µs", Runs: stdCPU, Note: cpuNote})
 	return nil
 }

@@ -24,21 +24,26 @@ type config struct {
 	Msgs128, Msgs16K int
 	JSRuns, JSMsgs   int
 
-	Levels          []int // existing projects before each provisioning measurement
-	ProvRuns        int   // runs of CreatesPerRun sequential creates at each level
-	CreatesPerRun   int
-	IssueRuns       int
-	Issues          int // per run
-	IssueWorkers    int
-	ConnectRuns     int
-	Connects        int // per run
-	ConnectWorkers  int
-	RevokeRuns      int
-	Revokes         int // per run
-	RestartRuns     int
-	IdleSettle      time.Duration
-	LoadedAccounts  int
-	LoadedWorkers   int
+	Levels         []int // existing projects before each provisioning measurement
+	ProvRuns       int   // runs of CreatesPerRun sequential creates at each level
+	CreatesPerRun  int
+	IssueRuns      int
+	Issues         int // per run
+	IssueWorkers   int
+	ConnectRuns    int
+	Connects       int // per run
+	ConnectWorkers int
+	RevokeRuns     int
+	Revokes        int // per run
+	RestartRuns    int
+	IdleSettle     time.Duration
+	LoadedAccounts int
+	LoadedWorkers  int
+	// First connects are measured in a window of LoadWindow accounts ending
+	// at each checkpoint (accounts loaded), e.g. the loads 501-1000 for 1k.
+	LoadCheckpoints []int
+	LoadWindow      int
+	StreamAccounts  int    // loaded accounts given a stream before the restart-after-use figure
 	ServerMaxMemory string // --nats-max-memory / --nats-max-disk of the bench server
 	ServerMaxDisk   string
 }
@@ -53,6 +58,7 @@ func fullConfig() config {
 		RevokeRuns: 3, Revokes: 50,
 		RestartRuns: 3, IdleSettle: 10 * time.Second,
 		LoadedAccounts: 10_000, LoadedWorkers: 16,
+		LoadCheckpoints: []int{1_000, 5_000, 10_000}, LoadWindow: 500, StreamAccounts: 1_000,
 		ServerMaxMemory: "64T", ServerMaxDisk: "64T",
 	}
 }
@@ -68,6 +74,7 @@ func smokeConfig() config {
 		RevokeRuns: 1, Revokes: 5,
 		RestartRuns: 1, IdleSettle: 200 * time.Millisecond,
 		LoadedAccounts: 20, LoadedWorkers: 4,
+		LoadCheckpoints: []int{5, 10, 20}, LoadWindow: 3, StreamAccounts: 4,
 		ServerMaxMemory: "64T", ServerMaxDisk: "64T",
 	}
 }
@@ -76,7 +83,8 @@ func main() {
 	smoke := flag.Bool("smoke", false, "tiny sizes, seconds: checks the harness, not the product")
 	out := flag.String("out", "BENCHMARKS.md", "report to write")
 	keep := flag.Bool("keep", false, "keep the temporary data directories")
-	only := flag.String("only", "", "comma-separated sections to run (msg,js,provision,issue,connect,revoke,restart,memory); default all")
+	only := flag.String("only", "", "comma-separated sections to run (msg,js,provision,issue,connect,revoke,restart,memory); default all. "+
+		"memory: idle RSS, first connects at 1k/5k/10k loaded accounts, RSS loaded, restart after 10k accounts were used")
 	levels := flag.String("levels", "", "override the existing-project levels, e.g. 0,1000,10000")
 	pprofDir := flag.String("pprof", "", "directory for CPU profiles of the server (runs a pocketbus build with net/http/pprof)")
 	pbBin := flag.String("pocketbus-bin", "", "use this pocketbus binary instead of building ./cmd/pocketbus (before/after comparisons)")

@@ -73,6 +73,29 @@ func rssBytes(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
+// cpuTime is the user+system CPU time a process has used so far, from
+// /proc/PID/stat (clock ticks of 10 ms). CPU per operation is what a shared
+// machine disturbs least: other work slows a run down but does not add to
+// the server's own CPU time.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces, in parentheses).
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %v %v", pid, err1, err2)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
 // pocketbus is one `pocketbus serve` on fixed loopback ports, so that it can
 // be stopped and started again on the same addresses.
 type pocketbus struct {
@@ -201,7 +224,8 @@ func startStandalone(bin, dir string) (*standalone, error) {
 	return nil, fmt.Errorf("nats-server did not become ready: %s", tail(p))
 }
 
-func (s *standalone) stop() { s.p.Stop(30 * time.Second) }
+func (s *standalone) stop()    { s.p.Stop(30 * time.Second) }
+func (s *standalone) pid() int { return s.p.Pid() }
 
 // profile fetches a CPU profile of the server over the next d into path
 // (only when the server is the pprofserve build).
@@ -222,6 +246,29 @@ func (pb *pocketbus) profile(d time.Duration, path string) <-chan error {
 		_, err = io.Copy(f, resp.Body)
 		f.Close()
 		done <- err
+	}()
+	return done
+}
+
+// profileStart is profile for a server that is about to be started: it
+// retries until the pprof listener answers (for up to 5 s).
+func (pb *pocketbus) profileStart(d time.Duration, path string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			c, err := net.Dial("tcp", pb.pprofAddr)
+			if err == nil {
+				c.Close()
+				done <- <-pb.profile(d, path)
+				return
+			}
+			if time.Now().After(deadline) {
+				done <- err
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}()
 	return done
 }

@@ -25,6 +25,17 @@ func seedProjects(dataDir, group string, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Data dirs of binaries from before salted account keys (measured with
+	// -pocketbus-bin) have no account_salt column: their keys are derived
+	// with salt "", which is what bus keeps for them.
+	salted, err := hasColumn(filepath.Join(dataDir, "data.db"), "projects", "account_salt")
+	if err != nil {
+		return nil, err
+	}
+	saltCol, saltVal := "", ""
+	if salted {
+		saltCol, saltVal = "account_salt, ", "?, "
+	}
 	type row struct{ id, salt, pub, token string }
 	rows := make([]row, n)
 	ids := make(chan int, 1024)
@@ -36,7 +47,10 @@ func seedProjects(dataDir, group string, n int) ([]string, error) {
 		go func() {
 			defer wg.Done()
 			for i := range ids {
-				id, salt := randomID(), bus.NewAccountSalt()
+				id, salt := randomID(), ""
+				if salted {
+					salt = bus.NewAccountSalt()
+				}
 				pub, token, err := op.AccountJWT(bus.Account{ProjectID: id, Salt: salt, Limits: tenancy.DefaultLimits})
 				if err != nil {
 					mu.Lock()
@@ -66,9 +80,9 @@ func seedProjects(dataDir, group string, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmt, err := tx.Prepare("INSERT INTO projects (id, name, `group`, description, account, account_jwt, account_salt, disabled," +
+	stmt, err := tx.Prepare("INSERT INTO projects (id, name, `group`, description, account, account_jwt, " + saltCol + "disabled," +
 		" max_connections, max_payload, js_max_memory, js_max_disk, js_max_streams, js_max_consumers, created, updated)" +
-		" VALUES (?, ?, ?, '', ?, ?, ?, FALSE, ?, ?, ?, ?, ?, ?, ?, ?)")
+		" VALUES (?, ?, ?, '', ?, ?, " + saltVal + "FALSE, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		tx.Rollback()
 		return nil, err
@@ -77,8 +91,12 @@ func seedProjects(dataDir, group string, n int) ([]string, error) {
 	l := tenancy.DefaultLimits
 	out := make([]string, n)
 	for i, r := range rows {
-		if _, err := stmt.Exec(r.id, "seed-"+r.id, group, r.pub, r.token, r.salt,
-			l.MaxConnections, l.MaxPayload, l.JSMaxMemory, l.JSMaxDisk, l.JSMaxStreams, l.JSMaxConsumers, now, now); err != nil {
+		args := []any{r.id, "seed-" + r.id, group, r.pub, r.token}
+		if salted {
+			args = append(args, r.salt)
+		}
+		args = append(args, l.MaxConnections, l.MaxPayload, l.JSMaxMemory, l.JSMaxDisk, l.JSMaxStreams, l.JSMaxConsumers, now, now)
+		if _, err := stmt.Exec(args...); err != nil {
 			tx.Rollback()
 			return nil, fmt.Errorf("insert seeded project: %w", err)
 		}
@@ -101,6 +119,18 @@ func randomID() string {
 		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
 	}
 	return string(b)
+}
+
+// hasColumn reports whether table has column in the SQLite database at path.
+func hasColumn(path, table, column string) (bool, error) {
+	db, err := core.DefaultDBConnect(path)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	var n int
+	err = db.NewQuery("SELECT COUNT(*) FROM pragma_table_info({:t}) WHERE name = {:c}").Bind(map[string]any{"t": table, "c": column}).Row(&n)
+	return n > 0, err
 }
 
 // projectIDs lists up to n seeded project ids of a stopped or running data dir.

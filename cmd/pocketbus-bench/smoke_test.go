@@ -25,10 +25,13 @@ func TestSmoke(t *testing.T) {
 		"msg_16k_embedded", "msg_16k_standalone", "msg_16k_ratio",
 		"js_embedded", "js_standalone", "js_ratio",
 		"provision_flatness", "provision_flatness_top", "provision_flatness_ref", "issue", "connect", "connect_standalone", "connect_ratio", "revoke", "restart",
-		"rss_idle", "account_load_connect", "rss_loaded",
+		"rss_idle", "account_load_connect", "rss_loaded", "rss_loaded_streams", "restart_used", "rss_restart_used",
+	}
+	for _, cp := range b.cfg.LoadCheckpoints {
+		want = append(want, "account_load_"+strconv.Itoa(cp))
 	}
 	for _, l := range b.cfg.Levels {
-		want = append(want, "provision_"+strconv.Itoa(l))
+		want = append(want, "provision_"+strconv.Itoa(l), "provision_fresh_"+strconv.Itoa(l))
 	}
 	for _, k := range want {
 		f := res.get(k)
@@ -40,7 +43,7 @@ func TestSmoke(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	for _, k := range []string{"provision_0", "issue", "connect", "revoke", "account_load_connect"} {
+	for _, k := range []string{"provision_0", "issue", "connect", "revoke", "account_load_connect", "account_load_10"} {
 		if f := res.get(k); f != nil && !f.latency() {
 			t.Errorf("%s has no p50/p99", k)
 		}

@@ -22,26 +22,30 @@ import (
 //	go test -run '^$' -bench AccountLoad -benchtime 1x ./internal/bus/
 //	BUS_LOAD_N=2000 go test -run '^$' -bench AccountLoad -benchtime 1x -cpuprofile /tmp/load.pprof ./internal/bus/
 //
-// Measured on the shared 2-core machine (nats-server v2.15.2, 8 clients):
-// 1.12 ms/account (890/s) for accounts 0-1000, 12.2 ms/account (82/s) for
-// 7000-8000. The cost per load is O(loaded accounts), all of it inside
-// nats-server, and nothing Pocketbus controls avoids it:
+// Measured on the shared 2-core machine (nats-server v2.15.3, 8 clients,
+// 2026-11-27): 1.64 ms/account (608/s) for accounts 0-1000, 11.97 ms/account
+// (84/s) for 7000-8000, 7.3x. The cost per load is O(loaded accounts), all of
+// it inside nats-server, and nothing Pocketbus controls avoids it (v2.15.3
+// left both loops as they were in v2.15.2):
 //
-//   - updateAccountClaimsWithRefresh (accounts.go:3757 and :3792) walks every
+//   - updateAccountClaimsWithRefresh (accounts.go:3790 and :3821) walks every
 //     loaded account twice with s.accounts.Range under s.mu, looking for
 //     importers of the new account. It does so because signersChanged is
 //     true: a fresh Account has no signing keys and the claims add the
 //     account's own key (or, with StrictSigningKeyUsage, its signing keys),
 //     and an account without signers cannot authenticate any user.
-//     ~60% of CPU at 8k accounts.
-//   - jetStream.sufficientResources (jetstream.go:2726), called under js.mu
+//     ~60% of CPU at 8k accounts (profiled on v2.15.2).
+//   - jetStream.sufficientResources (jetstream.go:2731), called under js.mu
 //     by EnableJetStream, sums the reservations of every JetStream account.
 //     It is skipped only for accounts without JetStream limits or when
 //     JetStream is not standalone (clustered). ~19% of CPU at 8k accounts.
 //
-// With nats-server patched locally (skip both scans when an account gets its
-// first claims; skip the reservation loop) loading stays flat: 1.00 ms/account
-// for 0-1000 and 0.90 ms/account for 7000-8000.
+// With nats-server patched locally (never committed: skip both walks on an
+// account's first claims when it exports nothing; skip the reservation loop,
+// standing for running totals) loading stays nearly flat: 1.25 ms/account for
+// 0-1000 and 1.72 ms/account for 7000-8000. BENCHMARKS.md has the same
+// comparison through the real binary (1k/5k/10k loaded accounts) and the
+// upstream change in prose.
 func BenchmarkAccountLoad(b *testing.B) {
 	n := envInt("BUS_LOAD_N", 8000)
 	batch := envInt("BUS_LOAD_BATCH", 1000)

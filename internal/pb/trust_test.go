@@ -699,7 +699,12 @@ func TestFairShare(t *testing.T) {
 	if len(said) == 0 || !strings.Contains(said[0], "js_share") {
 		t.Fatalf("refusals do not say which limit: %v", said)
 	}
-	other.createProject(other.MyGroup, "mine")
+	mine := other.createProject(other.MyGroup, "mine")["id"].(string)
+	// An unlimited quota takes the whole total: refused under a 10% share.
+	out0 := su.fieldErr("js_max_memory", "PATCH", "/api/collections/projects/records/"+mine, map[string]any{"js_max_memory": -1})
+	if !strings.Contains(out0["message"].(string), "js_share") {
+		t.Fatalf("unlimited quota under a share: %v", out0)
+	}
 
 	// The project count of a group.
 	su.must(200, "PATCH", "/api/collections/groups/records/"+other.MyGroup, map[string]any{"js_share": 100, "max_projects": 3})

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/router"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/pocketbus/pocketbus/internal/bus"
@@ -143,28 +145,46 @@ func (t *Tenancy) IssueCredential(app core.App, actor Actor, projectID string, r
 	}
 	allowResponses := req.AllowResponses != nil && *req.AllowResponses
 	waitPastRotation(app, projectID)
+	// The key pair and JWT (~0.1 ms of ed25519 work) are made before the
+	// transaction, so concurrent issues do not queue behind each other's
+	// signing on SQLite's one writer; the transaction re-checks the
+	// membership and that the project is still the one signed for.
+	project, err := app.FindRecordById(Projects, projectID)
+	if err != nil {
+		return nil, notFound("project not found")
+	}
+	salt := project.GetString("account_salt")
+	signedFrom := time.Now().Unix() // the JWT's issue time is this second or later
+	user, err := t.Operator.IssueUser(bus.UserSpec{
+		ProjectID: project.Id,
+		Salt:      salt,
+		Name:      req.Name,
+		PubAllow:  req.PubAllow, PubDeny: req.PubDeny,
+		SubAllow: req.SubAllow, SubDeny: req.SubDeny,
+		AllowResponses: allowResponses,
+		JetStream:      jetstream,
+		Expires:        expires,
+	})
+	if err != nil {
+		var fe *bus.FieldError
+		if errors.As(err, &fe) {
+			return nil, fieldError(fe.Field, "invalid", fe.Message)
+		}
+		return nil, err
+	}
 	var issued *Issued
 	err = t.Run(app, actor, func(tx core.App) error {
 		project, err := projectFor(tx, actor, projectID)
 		if err != nil {
 			return err
 		}
-		user, err := t.Operator.IssueUser(bus.UserSpec{
-			ProjectID: project.Id,
-			Salt:      project.GetString("account_salt"),
-			Name:      req.Name,
-			PubAllow:  req.PubAllow, PubDeny: req.PubDeny,
-			SubAllow: req.SubAllow, SubDeny: req.SubDeny,
-			AllowResponses: allowResponses,
-			JetStream:      jetstream,
-			Expires:        expires,
-		})
-		if err != nil {
-			var fe *bus.FieldError
-			if errors.As(err, &fe) {
-				return fieldError(fe.Field, "invalid", fe.Message)
-			}
-			return err
+		if project.GetString("account_salt") != salt {
+			return notFound("project not found") // deleted and made again meanwhile: not the account signed for
+		}
+		if rb := project.GetDateTime("revoked_before"); !rb.IsZero() && rb.Time().Unix() >= signedFrom {
+			// A rotation committed since the JWT was signed, in its second:
+			// the JWT is refused already. Better say so than hand it out.
+			return router.NewApiError(http.StatusConflict, "the project's credentials were rotated while this one was being issued; issue it again", nil)
 		}
 		collection, err := tx.FindCachedCollectionByNameOrId(Credentials)
 		if err != nil {

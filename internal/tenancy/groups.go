@@ -165,7 +165,11 @@ func (t *Tenancy) OnGroupDelete(e *core.RecordEvent) error {
 			Data: map[string]any{"name": e.Record.GetString("name"), "members": len(members)}}); err != nil {
 			return err
 		}
-		return e.Next()
+		if err := e.Next(); err != nil { // the projects go too, each releasing its quota
+			return err
+		}
+		_, err = tx.DB().NewQuery("DELETE FROM " + groupQuotaTable + " WHERE group_id = {:g}").Bind(dbx.Params{"g": e.Record.Id}).Execute()
+		return ignoreUncounted(err)
 	})
 }
 

@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -141,7 +142,7 @@ func (t *Tenancy) OnProjectCreate(e *core.RecordEvent) error {
 		if err := e.Next(); err != nil {
 			return err
 		}
-		if err := t.admitQuota(tx, p.GetString("group"), reservation{}, reservationOf(p)); err != nil {
+		if err := t.admitQuota(tx, p.GetString("group"), nil, quotaOf(p)); err != nil {
 			return err
 		}
 		t.syncAfterCommit(tx, p.GetString("account"))
@@ -173,7 +174,8 @@ func (t *Tenancy) OnProjectUpdate(e *core.RecordEvent) error {
 		if err != nil {
 			return err
 		}
-		if err := t.admitQuota(tx, after.GetString("group"), reservationOf(before), reservationOf(after)); err != nil {
+		was := quotaOf(before)
+		if err := t.admitQuota(tx, after.GetString("group"), &was, quotaOf(after)); err != nil {
 			return err
 		}
 		if err := t.resign(tx, after.Id); err != nil {
@@ -225,7 +227,8 @@ func (t *Tenancy) OnProjectDelete(e *core.RecordEvent) error {
 		if err := e.Next(); err != nil {
 			return err
 		}
-		if err := addReserved(tx, reservation{}.minus(reservationOf(before))); err != nil {
+		was := quotaOf(before)
+		if err := addUse(tx, before.GetString("group"), &was, nil); err != nil {
 			return err
 		}
 		t.syncAfterCommit(tx, before.GetString("account"))
@@ -294,118 +297,198 @@ func limitsMap(l bus.Limits) map[string]int64 {
 }
 
 // quotaTable holds one row: the sum of every project's JetStream memory and
-// disk reservation. admitQuota reads and updates it inside the transaction
-// that writes the project row, so it is exact and costs the same at 100k
-// projects as at 10 (a SUM over projects on every save grew linearly: ~6 ms
-// per create at 10k projects). RecountQuota rebuilds it from the projects
-// table at every start, which also heals any write made while no data plane
-// was attached (CLI commands, where admission is off).
-const quotaTable = "_pocketbus_quota"
+// disk reservation; groupQuotaTable one row per group: the same sums over
+// the group's projects and how many of them are unlimited. admitQuota reads
+// and updates both inside the transaction that writes the project row, so
+// they are exact and a create costs the same at 100k projects (in the
+// server, or in one group) as at 10 (a SUM over the projects on every save
+// grew linearly: ~110 ms per create with 100k projects in the group).
+// RecountQuota rebuilds both from the projects table at every start, which
+// also heals any write made while no data plane was attached (CLI commands,
+// where admission is off).
+const (
+	quotaTable      = "_pocketbus_quota"
+	groupQuotaTable = "_pocketbus_group_quota"
+)
 
-// reservation is what a project reserves of the server's JetStream (a
-// negative limit, "unlimited", reserves nothing against the server totals,
-// as nats-server counts it; a group's share counts it as everything).
+// jsQuota is a project's JetStream memory and disk quota as stored (-1 =
+// unlimited).
+type jsQuota struct{ Memory, Disk int64 }
+
+func quotaOf(p *core.Record) jsQuota {
+	return jsQuota{Memory: int64(p.GetInt("js_max_memory")), Disk: int64(p.GetInt("js_max_disk"))}
+}
+
+// reservation is what a project reserves of the server's JetStream: an
+// unlimited quota reserves nothing against the server totals, as
+// nats-server counts it (a group's share counts it as everything).
 type reservation struct {
 	Memory int64 `db:"memory"`
 	Disk   int64 `db:"disk"`
 }
 
-func reservationOf(p *core.Record) reservation {
-	return reservation{Memory: max(int64(p.GetInt("js_max_memory")), 0), Disk: max(int64(p.GetInt("js_max_disk")), 0)}
+func (q jsQuota) reserved() reservation {
+	return reservation{Memory: max(q.Memory, 0), Disk: max(q.Disk, 0)}
 }
 
 func (r reservation) minus(o reservation) reservation {
 	return reservation{Memory: r.Memory - o.Memory, Disk: r.Disk - o.Disk}
 }
 
-// RecountQuota (re)creates the totals of every project's reservations.
+// raises reports whether quota b asks for more than a (unlimited is more
+// than any number).
+func raises(a, b int64) bool {
+	rank := func(x int64) int64 {
+		if x < 0 {
+			return math.MaxInt64
+		}
+		return x
+	}
+	return rank(b) > rank(a)
+}
+
+// RecountQuota (re)creates the running totals from the projects table.
 func RecountQuota(app core.App) error {
 	return app.RunInTransaction(func(tx core.App) error {
-		if _, err := tx.DB().NewQuery("CREATE TABLE IF NOT EXISTS " + quotaTable +
-			" (id INTEGER PRIMARY KEY CHECK (id = 1), memory INTEGER NOT NULL, disk INTEGER NOT NULL)").Execute(); err != nil {
-			return err
+		for _, q := range []string{
+			"CREATE TABLE IF NOT EXISTS " + quotaTable + " (id INTEGER PRIMARY KEY CHECK (id = 1), memory INTEGER NOT NULL, disk INTEGER NOT NULL)",
+			"INSERT OR REPLACE INTO " + quotaTable + ` (id, memory, disk)
+				SELECT 1, COALESCE(SUM(MAX(js_max_memory, 0)), 0), COALESCE(SUM(MAX(js_max_disk, 0)), 0) FROM projects`,
+			"CREATE TABLE IF NOT EXISTS " + groupQuotaTable + ` (group_id TEXT PRIMARY KEY,
+				memory INTEGER NOT NULL DEFAULT 0, disk INTEGER NOT NULL DEFAULT 0,
+				unlimited_memory INTEGER NOT NULL DEFAULT 0, unlimited_disk INTEGER NOT NULL DEFAULT 0)`,
+			"DELETE FROM " + groupQuotaTable,
+			"INSERT INTO " + groupQuotaTable + ` (group_id, memory, disk, unlimited_memory, unlimited_disk)
+				SELECT [[group]], SUM(MAX(js_max_memory, 0)), SUM(MAX(js_max_disk, 0)), SUM(js_max_memory < 0), SUM(js_max_disk < 0)
+				FROM projects GROUP BY [[group]]`,
+		} {
+			if _, err := tx.DB().NewQuery(q).Execute(); err != nil {
+				return err
+			}
 		}
-		_, err := tx.DB().NewQuery("INSERT OR REPLACE INTO " + quotaTable + ` (id, memory, disk)
-			SELECT 1, COALESCE(SUM(MAX(js_max_memory, 0)), 0), COALESCE(SUM(MAX(js_max_disk, 0)), 0) FROM projects`).Execute()
-		return err
+		return nil
 	})
 }
 
-func addReserved(tx core.App, d reservation) error {
-	if d.Memory == 0 && d.Disk == 0 {
+// addUse moves a project's quota from before to after (nil: no project) in
+// both running totals.
+func addUse(tx core.App, groupID string, before, after *jsQuota) error {
+	var b, a jsQuota
+	var bu, au [2]int64
+	if before != nil {
+		b = *before
+		bu = [2]int64{b2i(b.Memory < 0), b2i(b.Disk < 0)}
+	}
+	if after != nil {
+		a = *after
+		au = [2]int64{b2i(a.Memory < 0), b2i(a.Disk < 0)}
+	}
+	d := a.reserved().minus(b.reserved())
+	if d.Memory != 0 || d.Disk != 0 {
+		if _, err := tx.DB().NewQuery("UPDATE " + quotaTable + " SET memory = memory + {:m}, disk = disk + {:d} WHERE id = 1").
+			Bind(dbx.Params{"m": d.Memory, "d": d.Disk}).Execute(); err != nil {
+			return ignoreUncounted(err)
+		}
+	}
+	if d.Memory == 0 && d.Disk == 0 && au == bu {
 		return nil
 	}
-	_, err := tx.DB().NewQuery("UPDATE " + quotaTable + " SET memory = memory + {:m}, disk = disk + {:d} WHERE id = 1").
-		Bind(dbx.Params{"m": d.Memory, "d": d.Disk}).Execute()
+	if _, err := tx.DB().NewQuery("INSERT INTO " + groupQuotaTable + " (group_id) VALUES ({:g}) ON CONFLICT (group_id) DO NOTHING").
+		Bind(dbx.Params{"g": groupID}).Execute(); err != nil {
+		return ignoreUncounted(err)
+	}
+	_, err := tx.DB().NewQuery("UPDATE " + groupQuotaTable + ` SET memory = memory + {:m}, disk = disk + {:d},
+		unlimited_memory = unlimited_memory + {:um}, unlimited_disk = unlimited_disk + {:ud} WHERE group_id = {:g}`).
+		Bind(dbx.Params{"m": d.Memory, "d": d.Disk, "um": au[0] - bu[0], "ud": au[1] - bu[1], "g": groupID}).Execute()
+	return ignoreUncounted(err)
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ignoreUncounted: totals that were never counted (a CLI command before
+// the first serve) are counted by the start-up recount, this row included.
+func ignoreUncounted(err error) error {
 	if err != nil && strings.Contains(err.Error(), "no such table") {
-		return nil // never counted yet (a CLI command before the first serve): the start-up recount counts this row
+		return nil
 	}
 	return err
 }
 
-// admitQuota is called after a project row was written in tx, with what the
-// row reserved before and reserves now. It refuses (and so rolls back) a
-// reservation beyond the server's JetStream totals (nats-server would
-// otherwise refuse JetStream for the account silently, at its first
-// connection) or beyond the group's share of them (one group cannot take the
-// server), and keeps the running totals.
-func (t *Tenancy) admitQuota(tx core.App, groupID string, before, after reservation) error {
+// admitQuota is called after a project row was written in tx, with its
+// quota before (nil: a new project) and now. It keeps the running totals
+// and refuses (and so rolls back) a raise beyond the server's JetStream
+// totals (nats-server would otherwise refuse JetStream for the account
+// silently, at its first connection) or beyond the group's share of them
+// (one group cannot take the server).
+func (t *Tenancy) admitQuota(tx core.App, groupID string, before *jsQuota, after jsQuota) error {
 	_, totals := t.dataPlane()
 	if totals == nil {
 		return nil
 	}
-	maxMemory, maxDisk := totals()
 	var sum reservation
 	if err := tx.DB().NewQuery("SELECT memory, disk FROM " + quotaTable + " WHERE id = 1").One(&sum); err != nil {
-		// Not counted yet (data plane attached without a start-up recount).
+		// Not counted yet (data plane attached without a start-up recount):
+		// the recount counts this row already.
 		if err := RecountQuota(tx); err != nil {
 			return err
 		}
-		if err := tx.DB().NewQuery("SELECT memory, disk FROM " + quotaTable + " WHERE id = 1").One(&sum); err != nil {
-			return err
-		}
-		before = after // the recount already includes this row
-	}
-	others := sum.minus(before)
-	if after.Memory > before.Memory && others.Memory+after.Memory > maxMemory {
-		return fieldError("js_max_memory", "over_capacity", fmt.Sprintf(
-			"the server cannot admit %s of JetStream memory: %s of its %s are reserved by other projects",
-			size(after.Memory), size(others.Memory), size(maxMemory)))
-	}
-	if after.Disk > before.Disk && others.Disk+after.Disk > maxDisk {
-		return fieldError("js_max_disk", "over_capacity", fmt.Sprintf(
-			"the server cannot admit %s of JetStream disk: %s of its %s are reserved by other projects",
-			size(after.Disk), size(others.Disk), size(maxDisk)))
-	}
-	if err := t.admitGroupShare(tx, groupID, before, after, maxMemory, maxDisk); err != nil {
+		before = &after
+	} else if err := addUse(tx, groupID, before, &after); err != nil {
 		return err
 	}
-	return addReserved(tx, after.minus(before))
+	var was jsQuota
+	if before != nil {
+		was = *before
+	}
+	maxMemory, maxDisk := totals()
+	if err := tx.DB().NewQuery("SELECT memory, disk FROM " + quotaTable + " WHERE id = 1").One(&sum); err != nil {
+		return err
+	}
+	if raises(was.Memory, after.Memory) && after.Memory >= 0 && sum.Memory > maxMemory {
+		return fieldError("js_max_memory", "over_capacity", fmt.Sprintf(
+			"the server cannot admit %s of JetStream memory: %s of its %s are reserved by other projects",
+			size(after.Memory), size(sum.Memory-after.Memory), size(maxMemory)))
+	}
+	if raises(was.Disk, after.Disk) && after.Disk >= 0 && sum.Disk > maxDisk {
+		return fieldError("js_max_disk", "over_capacity", fmt.Sprintf(
+			"the server cannot admit %s of JetStream disk: %s of its %s are reserved by other projects",
+			size(after.Disk), size(sum.Disk-after.Disk), size(maxDisk)))
+	}
+	return t.admitGroupShare(tx, groupID, was, after, maxMemory, maxDisk)
 }
 
-// admitGroupShare refuses a raised reservation that takes the group's
-// projects past js_share percent of either server total. Unlimited (-1)
-// counts as the whole total. Lowering is always allowed.
-func (t *Tenancy) admitGroupShare(tx core.App, groupID string, before, after reservation, maxMemory, maxDisk int64) error {
-	if after.Memory <= before.Memory && after.Disk <= before.Disk {
+// admitGroupShare refuses a raise that takes the group's projects past
+// js_share percent of either server total; an unlimited quota counts as the
+// whole total. Lowering is always allowed.
+func (t *Tenancy) admitGroupShare(tx core.App, groupID string, before, after jsQuota, maxMemory, maxDisk int64) error {
+	raisedMemory, raisedDisk := raises(before.Memory, after.Memory), raises(before.Disk, after.Disk)
+	if !raisedMemory && !raisedDisk {
 		return nil
 	}
 	group, err := tx.FindRecordById(Groups, groupID)
 	if err != nil {
 		return err
 	}
-	share := int64(group.GetInt("js_share"))
-	var used reservation
-	err = tx.DB().NewQuery(`SELECT
-			COALESCE(SUM(CASE WHEN js_max_memory < 0 THEN {:mm} ELSE js_max_memory END), 0) AS memory,
-			COALESCE(SUM(CASE WHEN js_max_disk < 0 THEN {:md} ELSE js_max_disk END), 0) AS disk
-		FROM projects WHERE [[group]] = {:g}`).
-		Bind(dbx.Params{"g": groupID, "mm": maxMemory, "md": maxDisk}).One(&used)
-	if err != nil {
+	var use struct {
+		reservation
+		UnlimitedMemory int64 `db:"unlimited_memory"`
+		UnlimitedDisk   int64 `db:"unlimited_disk"`
+	}
+	if err := tx.DB().NewQuery("SELECT memory, disk, unlimited_memory, unlimited_disk FROM " + groupQuotaTable + " WHERE group_id = {:g}").
+		Bind(dbx.Params{"g": groupID}).One(&use); err != nil {
 		return err
 	}
-	check := func(field, what string, used, total int64, raised bool) error {
+	share := int64(group.GetInt("js_share"))
+	check := func(field, what string, used, unlimited, total int64, raised bool) error {
 		allowed := total/100*share + total%100*share/100 // total*share/100 without overflow
+		if unlimited > 0 {
+			used = math.MaxInt64 // an unlimited quota takes the whole total
+		}
 		if raised && used > allowed {
 			return fieldError(field, "group_share", fmt.Sprintf(
 				"group %q may reserve %d%% of the server's JetStream %s (%s, js_share set by a superuser); its projects would reserve %s",
@@ -413,14 +496,14 @@ func (t *Tenancy) admitGroupShare(tx core.App, groupID string, before, after res
 		}
 		return nil
 	}
-	if err := check("js_max_memory", "memory", used.Memory, maxMemory, after.Memory > before.Memory); err != nil {
+	if err := check("js_max_memory", "memory", use.Memory, use.UnlimitedMemory, maxMemory, raisedMemory); err != nil {
 		return err
 	}
-	return check("js_max_disk", "disk", used.Disk, maxDisk, after.Disk > before.Disk)
+	return check("js_max_disk", "disk", use.Disk, use.UnlimitedDisk, maxDisk, raisedDisk)
 }
 
 func size(n int64) string {
-	if n < 0 {
+	if n < 0 || n == math.MaxInt64 {
 		return "unlimited"
 	}
 	return humanize.IBytes(uint64(n))
