@@ -69,6 +69,11 @@ async function waitFor(fn, { timeout = T, interval = 100, what = 'condition' } =
 const results = []
 let broken = null
 async function step(name, fn, { needs = true } = {}) {
+  // E2E_ONLY=prefix runs only the steps whose name starts with it (while developing)
+  if (process.env.E2E_ONLY && !name.startsWith(process.env.E2E_ONLY)) {
+    results.push({ name, status: 'skipped' })
+    return
+  }
   if (broken && needs) {
     results.push({ name, status: 'skipped' })
     log(`  - SKIP ${name} (after: ${broken})`)
@@ -92,6 +97,7 @@ async function step(name, fn, { needs = true } = {}) {
 
 // ---------------------------------------------------------------- setup
 let server, browser, page, tmp
+let serverCtl // stop() and start() the server on the same ports and data dir
 let distDrift = null // what `git status` says of web/dist after the build
 const cleanup = []
 async function main() {
@@ -110,17 +116,33 @@ async function main() {
   execFileSync('go', ['build', '-o', bin, './cmd/pocketbus'], { cwd: ROOT, stdio: 'inherit' })
 
   const port = await freePort()
+  const natsPort = await freePort()
   const base = `http://127.0.0.1:${port}`
   const serverLog = []
-  server = spawn(bin, ['serve', '--http', `127.0.0.1:${port}`, '--dir', join(tmp, 'pb_data'), '--nats-listen', '127.0.0.1:0', '--nats-ws-listen', '127.0.0.1:0', '--rate-limits=false'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] })
-  server.stdout.on('data', (d) => serverLog.push(String(d)))
-  server.stderr.on('data', (d) => serverLog.push(String(d)))
+  // fixed ports, so the server can be stopped and started again on them (the outage step)
+  const startServer = () => {
+    server = spawn(bin, ['serve', '--http', `127.0.0.1:${port}`, '--dir', join(tmp, 'pb_data'), '--nats-listen', `127.0.0.1:${natsPort}`, '--nats-ws-listen', '127.0.0.1:0', '--rate-limits=false'], { cwd: tmp, stdio: ['ignore', 'pipe', 'pipe'] })
+    server.stdout.on('data', (d) => serverLog.push(String(d)))
+    server.stderr.on('data', (d) => serverLog.push(String(d)))
+    return waitFor(async () => {
+      if (server.exitCode !== null) throw new Error(`server exited: ${serverLog.join('')}`)
+      const r = await fetch(`${base}/api/pocketbus/info`)
+      return r.ok ? r.json() : null
+    }, { timeout: 60_000, what: 'pocketbus serve' })
+  }
   cleanup.push(() => server.exitCode === null && server.kill('SIGTERM'))
-  const info = await waitFor(async () => {
-    if (server.exitCode !== null) throw new Error(`server exited: ${serverLog.join('')}`)
-    const r = await fetch(`${base}/api/pocketbus/info`)
-    return r.ok ? r.json() : null
-  }, { timeout: 60_000, what: 'pocketbus serve' })
+  const info = await startServer()
+  serverCtl = {
+    bin, dir: join(tmp, 'pb_data'),
+    async stop() {
+      const s = server
+      if (s.exitCode !== null) return
+      const gone = new Promise((r) => s.once('exit', r))
+      s.kill('SIGTERM')
+      await gone
+    },
+    start: startServer,
+  }
   log(`server ${info.version} at ${base}, NATS ${info.nats?.url}`)
 
   const { chromium } = await import('playwright-core')
@@ -165,6 +187,13 @@ async function run(base, info) {
   const canConnect = (creds) => natsConnect({ authenticator: credsAuth(creds) }).then((c) => c.close().then(() => true), () => false)
   // resolves to 'closed' when the connection closes within ms, else 'open'
   const closesWithin = (nc, ms) => Promise.race([nc.closed().then(() => 'closed'), sleep(ms).then(() => 'open')])
+  // the groups the header's group switcher lists (it opens the menu, reads it, closes it)
+  const switcherGroups = async (p) => {
+    await p.locator('#group-switcher').click()
+    const names = await p.locator('#group-options [role="option"]').allTextContents()
+    await p.keyboard.press('Escape')
+    return names
+  }
 
   log('\nE2E steps:')
   await step('committed web/dist is the build of web/src', async () => {
@@ -211,7 +240,7 @@ async function run(base, info) {
     await waitFor(() => /^\/g\/[^/]+$/.test(url()) && url() !== `/g/${s.personal}`, { what: 'group page' })
     s.gid = url().split('/')[2]
     await page.getByTestId('group-name').getByText('Team Alpha').waitFor({ timeout: T })
-    await waitFor(async () => (await page.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'group in selector' })
+    await waitFor(async () => (await switcherGroups(page)).some((t) => t.includes('Team Alpha')), { what: 'group in selector' })
   })
 
   await step('create project', async () => {
@@ -224,7 +253,8 @@ async function run(base, info) {
     const key = await page.getByTestId('account-key').textContent({ timeout: T })
     if (!/^A[A-Z2-7]{55}$/.test(key.trim())) throw new Error(`account key looks wrong: ${key}`)
     await page.getByText('refreshed every 5 s').waitFor({ timeout: T })
-    await waitFor(async () => (await page.getByTestId('nats-status').textContent()) === 'connected', { what: 'web app NATS connection (token over /nats)' })
+    // the overview does not open NATS (the data pages do)
+    await waitFor(async () => (await page.getByTestId('nats-status').textContent()) === 'not in use on this page', { what: 'no NATS connection on the overview' })
     await shot('project-desktop')
   })
 
@@ -449,7 +479,7 @@ async function run(base, info) {
     await pb2.getByLabel('Confirm password').fill(userB.password)
     await pb2.getByRole('button', { name: 'Create account' }).click()
     await pb2.getByTestId('group-name').waitFor({ timeout: T })
-    const opts = await pb2.locator('#group-select option').allTextContents()
+    const opts = await switcherGroups(pb2)
     if (opts.some((t) => t.includes('Team Alpha'))) throw new Error('B sees Team Alpha in the selector')
     await pb2.goto(`${base}/g/${s.gid}`)
     await pb2.getByRole('alert').waitFor({ timeout: T })
@@ -568,7 +598,7 @@ async function run(base, info) {
 
   await step('removal dialog: says what happens; without "keep" the member\'s credential is refused and their web-token connection closes', async () => {
     if (!s.authC) throw new Error('no invited member')
-    await s.pageC.goto(`${base}/g/${s.gid}/p/${s.pid}`)
+    await s.pageC.goto(`${base}/g/${s.gid}/p/${s.pid}/tail`)
     await waitFor(async () => (await s.pageC.getByTestId('nats-status').textContent()) === 'connected', { what: 'member browser NATS connection' })
     const a = await memberWithAccess('cy-svc')
     const n = await liveCount()
@@ -596,7 +626,7 @@ async function run(base, info) {
     await waitFor(async () => (await page.getByTestId('member-list').getByText(userC.name).count()) === 0, { what: 'member gone from the list' })
     // the member's own browser: connection lost, group gone from the selector (realtime)
     await waitFor(async () => (await s.pageC.getByTestId('nats-status').textContent()) !== 'connected', { what: 'member browser NATS disconnected' })
-    await waitFor(async () => !(await s.pageC.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'group gone from the member\'s selector (realtime)' })
+    await waitFor(async () => !(await switcherGroups(s.pageC)).some((t) => t.includes('Team Alpha')), { what: 'group gone from the member\'s selector (realtime)' })
   }, { needs: false })
 
   await step('removal dialog with "Keep their credentials": the member\'s credential still connects', async () => {
@@ -701,7 +731,7 @@ async function run(base, info) {
     if (g.status !== 404) throw new Error(`B still reads the group after leaving: ${g.status}`)
     const members = await (await getAs(authA, `/api/collections/memberships/records?filter=${encodeURIComponent(`group = "${s.gid}"`)}`)).json()
     if (members.items?.some((m) => m.user === authB.record.id) || members.totalItems !== 1) throw new Error(`members after leave: ${JSON.stringify(members.items?.map((m) => m.user))}`)
-    await waitFor(async () => !(await pb2.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'group gone from B\'s selector' })
+    await waitFor(async () => !(await switcherGroups(pb2)).some((t) => t.includes('Team Alpha')), { what: 'group gone from B\'s selector' })
     await pb2.context().close()
   }, { needs: false })
 
@@ -763,10 +793,11 @@ async function run(base, info) {
   await step('keyboard: tab reaches the group selector with a visible focus ring', async () => {
     await page.goto(`${base}/g/${s.gid}`)
     await page.getByTestId('project-list').waitFor({ timeout: T })
-    await page.keyboard.press('Tab')
+    await page.keyboard.press('Tab') // the skip link
+    await page.keyboard.press('Tab') // the home link
     await page.keyboard.press('Tab')
     const f = await page.evaluate(() => ({ id: document.activeElement?.id, outline: getComputedStyle(document.activeElement).outlineStyle }))
-    if (f.id !== 'group-select') throw new Error(`focus on ${JSON.stringify(f)}`)
+    if (f.id !== 'group-switcher') throw new Error(`focus on ${JSON.stringify(f)}`)
     if (f.outline === 'none') throw new Error('no visible focus ring')
   }, { needs: false })
 
@@ -859,14 +890,16 @@ async function run(base, info) {
     await waitFor(() => url() === `/g/${s.gid}`, { what: 'back on the group page' })
     await page.getByText('No projects yet').waitFor({ timeout: T })
     await page.goto(`${base}/g/${s.personal}/settings`)
-    await page.getByRole('heading', { name: 'Transfer ownership' }).waitFor({ timeout: T })
+    await page.getByRole('heading', { name: 'Group settings' }).waitFor({ timeout: T })
+    await page.getByText('A personal group is yours alone').waitFor({ timeout: T })
     if (await page.getByRole('button', { name: 'Delete group' }).count()) throw new Error('personal group offers delete')
+    if (await page.getByRole('heading', { name: 'Transfer ownership' }).count()) throw new Error('personal group offers a transfer')
     await page.goto(`${base}/g/${s.gid}/settings`)
     await page.getByRole('button', { name: 'Delete group' }).click()
     await page.getByRole('dialog').getByLabel(/Type/).fill('Team Alpha One')
     await page.getByRole('dialog').getByRole('button', { name: 'Delete group' }).click()
     await waitFor(() => url() === `/g/${s.personal}`, { what: 'back on the personal group' })
-    await waitFor(async () => !(await page.locator('#group-select option').allTextContents()).some((t) => t.includes('Team Alpha')), { what: 'group gone from selector' })
+    await waitFor(async () => !(await switcherGroups(page)).some((t) => t.includes('Team Alpha')), { what: 'group gone from selector' })
   }, { needs: false })
 
   // ===================================================================
@@ -1315,6 +1348,590 @@ async function run(base, info) {
     const errs = consoleErrors.filter((e) => !/Failed to load resource/.test(e))
     if (errs.length) throw new Error(errs.join('\n'))
   }, { needs: false })
+
+  // ================================================================ web-truth:
+  // The web app stays truthful (issue 10, the shell's part): NATS only where
+  // it is used, the batched group stats, names, the group switcher, an
+  // outage under open pages, disable/enable under an open tail, password
+  // recovery and email links inside the app, the account page, activity
+  // and accessibility. Its own users (Dora, Eve), contexts and console logs.
+  const wt = {}
+  await page.goto('about:blank') // the main flow's page is done: keep it out of the outage
+  const signUpIn = async (ctx, u) => {
+    const p = await ctx.newPage()
+    await p.goto(`${base}/signup`)
+    await p.getByLabel('Name').fill(u.name)
+    await p.getByLabel('Email address').fill(u.email)
+    await p.getByLabel('Password', { exact: true }).fill(u.password)
+    await p.getByLabel('Confirm password').fill(u.password)
+    await p.getByRole('button', { name: 'Create account' }).click()
+    await p.getByTestId('group-name').waitFor({ timeout: T })
+    return p
+  }
+  // what a page does on the network and in its console, from now on
+  const watchPage = (p) => {
+    const w = { requests: [], sockets: [], errors: [] }
+    p.on('request', (r) => w.requests.push({ at: Date.now(), method: r.method(), url: r.url() }))
+    p.on('websocket', (ws) => w.sockets.push({ at: Date.now(), url: ws.url() }))
+    p.on('console', (m) => m.type() === 'error' && w.errors.push({ at: Date.now(), text: m.text() }))
+    p.on('pageerror', (e) => w.errors.push({ at: Date.now(), text: `pageerror: ${e.message}` }))
+    if (process.env.E2E_DEBUG) p.on('response', (r) => r.status() >= 400 && log(`      DEBUG ${r.status()} ${r.request().method()} ${r.url()}`))
+    if (process.env.E2E_DEBUG) p.on('framenavigated', (f) => f === p.mainFrame() && log(`      DEBUG nav ${f.url()}`))
+    if (process.env.E2E_DEBUG) p.on('console', (m) => /^AUTH /.test(m.text()) && log(`      DEBUG ${m.text()}`))
+    w.since = (t) => ({ requests: w.requests.filter((x) => x.at >= t), sockets: w.sockets.filter((x) => x.at >= t), errors: w.errors.filter((x) => x.at >= t) })
+    return w
+  }
+  const footer = (p) => p.getByTestId('nats-status').textContent()
+  const userD = { name: 'Dora Data', email: `dora-${stamp}@example.com`, password: 'dora password 4' }
+  const userE = { name: 'Eve Extra', email: `eve-${stamp}@example.com`, password: 'eve password 55' }
+
+  await step('web-truth: the first screen names the person once: the personal group reads "Personal" (header, breadcrumbs, heading, title, activity)', async () => {
+    wt.ctxD = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true })
+    if (process.env.E2E_DEBUG) {
+      await wt.ctxD.addInitScript(() => {
+        const rm = Storage.prototype.removeItem
+        const set = Storage.prototype.setItem
+        Storage.prototype.removeItem = function (k) {
+          if (k === 'pocketbase_auth') console.warn('AUTH removed at ' + location.pathname + ' ' + new Error().stack.replace(/\n/g, ' | '))
+          return rm.call(this, k)
+        }
+        Storage.prototype.setItem = function (k, v) {
+          if (k === 'pocketbase_auth' && !JSON.parse(v || '{}').token) console.warn('AUTH saved without a token at ' + location.pathname + ' ' + new Error().stack.replace(/\n/g, ' | '))
+          return set.call(this, k, v)
+        }
+      })
+    }
+    wt.d = await signUpIn(wt.ctxD, userD)
+    wt.watchD = watchPage(wt.d)
+    page = wt.d // failure screenshots show Dora's tab from here on
+    const p = wt.d
+    wt.authD = await authOf(p)
+    await p.getByTestId('activity').getByText('Personal group created').waitFor({ timeout: T })
+    if ((await p.getByTestId('group-name').textContent()) !== 'Personal') throw new Error(`heading ${await p.getByTestId('group-name').textContent()}`)
+    if ((await p.locator('#group-switcher .switcher-label').textContent()) !== 'Personal') throw new Error('switcher label')
+    if ((await p.locator('.crumbs a').first().textContent()) !== 'Personal') throw new Error('breadcrumb')
+    if ((await p.title()) !== 'Personal · Pocketbus') throw new Error(`title ${await p.title()}`)
+    const seen = await p.evaluate((n) => document.body.innerText.split(n).length - 1, userD.name)
+    if (seen !== 1) throw new Error(`"${userD.name}" appears ${seen} times on the first screen (want once: the user menu)`)
+    await p.getByText('Only you. A personal group cannot be shared').waitFor({ timeout: T })
+    await shot('personal-first-screen-desktop', p)
+  }, { needs: false })
+
+  await step('web-truth: sign-up with a taken email says so, with sign-in and reset links (not "Value must be unique.")', async () => {
+    const ctx = await browser.newContext({ viewport: DESKTOP })
+    const p = await ctx.newPage()
+    await p.goto(`${base}/signup`)
+    await p.getByLabel('Name').fill('Someone Else')
+    await p.getByLabel('Email address').fill(userD.email)
+    await p.getByLabel('Password', { exact: true }).fill('another password 1')
+    await p.getByLabel('Confirm password').fill('another password 1')
+    await p.getByRole('button', { name: 'Create account' }).click()
+    const err = p.locator('.field-error', { hasText: 'An account with this email address already exists.' })
+    await err.waitFor({ timeout: T })
+    await err.getByRole('link', { name: 'Sign in' }).waitFor({ timeout: T })
+    await err.getByRole('link', { name: 'reset your password' }).waitFor({ timeout: T })
+    if (await p.getByText('Value must be unique').count()) throw new Error('raw PocketBase message shown')
+    await shot('signup-taken-desktop', p)
+    await ctx.close()
+  }, { needs: false })
+
+  await step('web-truth: the group page asks for usage once (batched stats route), polls gently, and neither it nor the project overview opens NATS; the tail does', async () => {
+    const p = wt.d
+    // a shared group with three projects, and a second member (Eve) who joins by invite
+    const g = await rest(p, '/api/collections/groups/records', { method: 'POST', body: { name: 'Dora Team' } })
+    if (g.status !== 200) throw new Error(`group: ${g.status} ${g.text}`)
+    wt.gid = g.json.id
+    wt.pids = []
+    for (const n of ['alpha', 'beta', 'gamma']) {
+      const r = await rest(p, '/api/collections/projects/records', { method: 'POST', body: { name: n, group: wt.gid } })
+      if (r.status !== 200) throw new Error(`project ${n}: ${r.status} ${r.text}`)
+      wt.pids.push(r.json.id)
+    }
+    wt.pid = wt.pids[0]
+    const t0 = Date.now()
+    await p.goto(`${base}/g/${wt.gid}`)
+    await p.getByTestId('project-list').locator('li').nth(2).waitFor({ timeout: T })
+    await waitFor(async () => (await p.getByText(/conn ·/).count()) === 3, { what: 'usage of the three projects' })
+    await sleep(2000)
+    const r = wt.watchD.since(t0)
+    const batched = r.requests.filter((x) => x.url.includes(`/api/pocketbus/groups/${wt.gid}/stats`)).length
+    const single = r.requests.filter((x) => /\/api\/pocketbus\/projects\/[^/]+\/stats/.test(x.url)).length
+    const tokens = r.requests.filter((x) => x.url.endsWith('/token')).length
+    log(`      group page, 3 projects: ${batched} batched stats request(s), ${single} per-project stats requests, ${tokens} token requests, ${r.sockets.length} WebSockets in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+    if (batched !== 1 || single !== 0) throw new Error(`stats requests: ${batched} batched, ${single} per project`)
+    if (tokens || r.sockets.length) throw new Error(`the group page opened NATS: ${tokens} token requests, ${r.sockets.length} sockets`)
+    if ((await footer(p)) !== 'not in use on this page') throw new Error(`footer ${await footer(p)}`)
+    // the project overview: no token, no socket either
+    const t1 = Date.now()
+    await p.getByTestId('project-list').getByRole('link', { name: 'alpha' }).click()
+    await p.getByTestId('account-key').waitFor({ timeout: T })
+    await sleep(1500)
+    const o = wt.watchD.since(t1)
+    if (o.requests.some((x) => x.url.endsWith('/token')) || o.sockets.length) throw new Error('the project overview opened NATS')
+    // the live tail does
+    const t2 = Date.now()
+    await p.getByRole('link', { name: 'Live tail' }).first().click()
+    await waitFor(async () => (await footer(p)) === 'connected', { what: 'tail NATS connection' })
+    const t = wt.watchD.since(t2)
+    if (!t.requests.some((x) => x.url.endsWith(`/projects/${wt.pid}/token`)) || !t.sockets.some((x) => x.url.endsWith('/nats'))) throw new Error('the tail did not open NATS')
+    // and leaving the data pages closes it
+    await p.getByRole('link', { name: 'Overview' }).nth(1).click()
+    await waitFor(async () => (await footer(p)) === 'not in use on this page', { what: 'NATS closed off the data pages' })
+  }, { needs: false })
+
+  await step('web-truth: group switcher: a button and a searchable menu; arrow keys only move, Enter goes, Escape closes; "New group" is outside the menu', async () => {
+    const p = wt.d
+    await p.goto(`${base}/g/${wt.authD.record.mygroup}`)
+    await p.getByTestId('group-name').waitFor({ timeout: T })
+    const start = new URL(p.url()).pathname
+    await p.locator('#group-switcher').focus()
+    await p.keyboard.press('Enter')
+    await p.locator('#group-search').waitFor({ timeout: T })
+    if ((await p.evaluate(() => document.activeElement?.id)) !== 'group-search') throw new Error('focus not in the search box')
+    const opts = await p.locator('#group-options [role="option"]').allTextContents()
+    if (!opts[0].includes('Personal') || !opts.some((t) => t.includes('Dora Team'))) throw new Error(`options ${JSON.stringify(opts)}`)
+    if (await p.locator('#group-menu').getByText('New group').count()) throw new Error('"New group" is inside the menu')
+    await p.keyboard.press('ArrowDown')
+    await p.keyboard.press('ArrowDown')
+    await p.keyboard.press('ArrowUp')
+    await sleep(300)
+    if (new URL(p.url()).pathname !== start) throw new Error('an arrow key navigated')
+    await shot('group-switcher-desktop', p)
+    await p.keyboard.type('dora')
+    const filtered = await p.locator('#group-options [role="option"]').allTextContents()
+    if (filtered.length !== 1 || !filtered[0].includes('Dora Team')) throw new Error(`search: ${JSON.stringify(filtered)}`)
+    await p.keyboard.press('Enter')
+    await waitFor(() => new URL(p.url()).pathname === `/g/${wt.gid}`, { what: 'Enter goes to the group' })
+    if (await p.locator('#group-menu').count()) throw new Error('menu still open')
+    await p.locator('#group-switcher').click()
+    await p.keyboard.press('Escape')
+    if (await p.locator('#group-menu').count()) throw new Error('Escape did not close')
+    if ((await p.evaluate(() => document.activeElement?.id)) !== 'group-switcher') throw new Error('focus not back on the button')
+    await p.getByRole('navigation', { name: 'Navigation' }).getByRole('link', { name: 'New group' }).waitFor({ timeout: T })
+  }, { needs: false })
+
+  await step('web-truth: accessibility: skip link, focus on the heading after a navigation, a title per page, member rows apart, no dashboard link for users, "Project not found" for a bad id (no retries)', async () => {
+    const p = wt.d
+    // Eve joins Dora Team by an invite link (REST), so the members list has two rows
+    const inv = await rest(p, `/api/pocketbus/groups/${wt.gid}/invites`, { method: 'POST', body: { max_uses: 1 } })
+    if (inv.status !== 200) throw new Error(`invite: ${inv.status}`)
+    wt.ctxE = await browser.newContext({ viewport: DESKTOP })
+    wt.e = await signUpIn(wt.ctxE, userE)
+    const acc = await rest(wt.e, `/api/pocketbus/invites/${inv.json.token}/accept`, { method: 'POST', body: {} })
+    if (acc.status !== 200) throw new Error(`accept: ${acc.status}`)
+    wt.authE = await authOf(wt.e)
+    await p.goto(`${base}/g/${wt.gid}`)
+    await p.getByTestId('group-members').getByText(userE.name).waitFor({ timeout: T })
+    // read as text (what a screen reader gets), the name and "(you)" stay apart
+    const txt = await p.getByTestId('group-members').evaluate((el) => [...el.querySelectorAll('li .member')].map((x) => x.textContent))
+    if (!txt.includes(`${userD.name} (you)`) || !txt.includes(userE.name)) throw new Error(`member rows read ${JSON.stringify(txt)}`)
+    // skip link: first Tab stop, moves focus to the main heading
+    await p.keyboard.press('Tab')
+    const first = await p.evaluate(() => document.activeElement?.textContent)
+    if (first !== 'Skip to content') throw new Error(`first Tab stop: ${first}`)
+    await p.keyboard.press('Enter')
+    if ((await p.evaluate(() => document.activeElement?.tagName)) !== 'H1') throw new Error('skip link did not reach the heading')
+    // a navigation moves focus to the new page's heading; each page has its title
+    const titles = [
+      [`/g/${wt.gid}/settings`, 'Settings · Dora Team · Pocketbus', 'Group settings'],
+      ['/account', 'Account · Pocketbus', 'Account'],
+      [`/g/${wt.gid}/p/${wt.pid}/credentials`, 'Credentials · alpha · Dora Team · Pocketbus', null],
+      [`/g/${wt.gid}/p/${wt.pid}/tail`, 'Live tail · alpha · Dora Team · Pocketbus', 'Live tail'],
+      [`/g/${wt.gid}`, 'Dora Team · Pocketbus', 'Dora Team'],
+    ]
+    for (const [path, title, h1] of titles) {
+      await p.evaluate((to) => { const a = document.createElement('a'); a.href = to; document.body.append(a); a.click(); a.remove() }, path)
+      await waitFor(async () => (await p.title()) === title, { what: `title "${title}" (is "${await p.title()}")` })
+      if (h1) await waitFor(async () => (await p.evaluate(() => document.activeElement?.tagName === 'H1' && document.activeElement.textContent)) === h1, { what: `focus on the "${h1}" heading` })
+    }
+    if (await p.getByRole('link', { name: 'Dashboard' }).count()) throw new Error('a user is offered the superuser dashboard')
+    // a non-owner sees the members (not an empty body), with Leave for themself
+    await wt.e.goto(`${base}/g/${wt.gid}/settings`)
+    await wt.e.getByTestId('member-list').getByText(userD.name).waitFor({ timeout: T })
+    await wt.e.getByTestId('member-list').locator('li', { hasText: userE.name }).getByRole('button', { name: 'Leave' }).waitFor({ timeout: T })
+    // a bad project id: "Project not found", once
+    const t0 = Date.now()
+    await p.goto(`${base}/g/${wt.gid}/p/nosuchproject123/tail`)
+    await p.getByTestId('project-missing').getByText('Project not found').waitFor({ timeout: T })
+    await sleep(3000)
+    const r = wt.watchD.since(t0)
+    const asks = r.requests.filter((x) => x.url.includes('nosuchproject123')).length
+    if (asks > 2 || r.sockets.length) throw new Error(`a bad project id: ${asks} requests for it, ${r.sockets.length} sockets`)
+    if ((await p.title()) !== 'Project not found · Pocketbus') throw new Error(`title ${await p.title()}`)
+    if (await p.getByText(/Retrying/).count()) throw new Error('still retrying')
+  }, { needs: false })
+
+  await step('web-truth: activity reads well and a transfer asks first: joined (invited by), ownership transferred, disabled/enabled', async () => {
+    const p = wt.d
+    await p.goto(`${base}/g/${wt.gid}/settings`)
+    await p.getByLabel('New owner').selectOption({ label: userE.name })
+    await p.getByRole('button', { name: 'Transfer', exact: true }).click()
+    await p.getByRole('dialog').getByText(`Make ${userE.name} the owner?`).waitFor({ timeout: T })
+    await p.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click()
+    await sleep(500)
+    const owner = async () => (await rest(p, `/api/collections/groups/records/${wt.gid}`)).json.owner
+    if ((await owner()) !== wt.authD.record.id) throw new Error('cancelled transfer changed the owner')
+    await p.getByRole('button', { name: 'Transfer', exact: true }).click()
+    await p.getByRole('dialog').getByRole('button', { name: 'Transfer ownership' }).click()
+    await waitFor(async () => (await owner()) === wt.authE.record.id, { what: 'Eve owns Dora Team' })
+    const back = await rest(wt.e, `/api/pocketbus/groups/${wt.gid}/owner`, { method: 'POST', body: { user: wt.authD.record.id } })
+    if (back.status !== 200) throw new Error(`transfer back: ${back.status}`)
+    for (const disabled of [true, false]) {
+      const r = await rest(p, `/api/collections/projects/records/${wt.pids[1]}`, { method: 'PATCH', body: { disabled } })
+      if (r.status !== 200) throw new Error(`disable=${disabled}: ${r.status}`)
+    }
+    await p.goto(`${base}/g/${wt.gid}`)
+    const act = p.getByTestId('activity')
+    for (const t of [`${userE.name} joined (invited by ${userD.name})`, `${userD.name} transferred ownership to ${userE.name}`, `${userE.name} transferred ownership to ${userD.name}`, `${userD.name} disabled project “beta”`, `${userD.name} enabled project “beta”`]) {
+      await act.getByText(t, { exact: true }).waitFor({ timeout: T })
+    }
+    await shot('group-activity-transfer-desktop', p)
+  }, { needs: false })
+  // ---------------------------------------------------------------- web-truth: outage
+  await step('web-truth: outage: the server stops for 15 s under an open group page and an open live tail: offline banner with Retry, cached data stays, a page not loaded yet waits, no request storm; after a restart on the same ports everything comes back by itself', async () => {
+    const p = wt.d
+    // a credential for a Node client that publishes to the tail after the restart
+    const cred = await rest(p, `/api/pocketbus/projects/${wt.pid}/credentials`, { method: 'POST', body: { name: 'outage-client' } })
+    if (cred.status !== 200) throw new Error(`credential: ${cred.status}`)
+    wt.creds = cred.json.creds
+    // a group this tab has never shown (it must wait, not fail, during the outage)
+    const lab = await rest(p, '/api/collections/groups/records', { method: 'POST', body: { name: 'Dora Lab' } })
+    if (lab.status !== 200) throw new Error(`group: ${lab.status}`)
+    await p.goto(`${base}/g/${wt.gid}`)
+    await p.getByTestId('group-members').getByText(userE.name).waitFor({ timeout: T })
+    await p.getByTestId('activity').locator('li').first().waitFor({ timeout: T })
+    await waitFor(async () => (await p.getByText(/conn ·/).count()) === 3, { what: 'usage shown' })
+    const before = { projects: await p.getByTestId('project-list').locator('li').count(), activity: await p.getByTestId('activity').locator('li').count() }
+    wt.tail = await wt.ctxD.newPage()
+    wt.watchT = watchPage(wt.tail)
+    await wt.tail.goto(`${base}/g/${wt.gid}/p/${wt.pid}/tail`)
+    await waitFor(async () => (await footer(wt.tail)) === 'connected', { what: 'tail connected' })
+    await wt.tail.getByText('Waiting for messages…').waitFor({ timeout: T })
+
+    await serverCtl.stop()
+    const tStop = Date.now()
+    let up = false
+    try {
+      // measured first (the same on any version of the app), judged after
+      const noticedP = p.getByTestId('offline-banner').waitFor({ timeout: 15_000 }).then(() => Date.now() - tStop, () => null)
+      const shotP = noticedP.then((n) => n !== null && sleep(500).then(() => shot('group-offline-desktop', p)))
+      await sleep(Math.max(0, tStop + 15_000 - Date.now()))
+      const noticed = await noticedP
+      await shotP
+      const win = (w) => { const x = w.since(tStop); const f = (a) => a.filter((e) => e.at < tStop + 15_000); return { requests: f(x.requests), sockets: f(x.sockets), errors: f(x.errors) } }
+      const a = win(wt.watchD)
+      const b = win(wt.watchT)
+      const reqs = [...a.requests, ...b.requests]
+      const kind = (re) => reqs.filter((x) => re.test(new URL(x.url).pathname)).length
+      const counts = { requests: reqs.length, health: kind(/^\/api\/health$/), realtime: kind(/^\/api\/realtime/), other: 0, sockets: a.sockets.length + b.sockets.length, errors: a.errors.length + b.errors.length }
+      counts.other = counts.requests - counts.health - counts.realtime
+      wt.outage = counts
+      log(`      OUTAGE (server stopped 15 s, 2 tabs: group page + live tail): banner ${noticed === null ? 'never shown' : `after ${noticed} ms`}; ${counts.requests} requests (${counts.health} /api/health probes, ${counts.realtime} /api/realtime, ${counts.other} other), ${counts.sockets} WebSocket attempts, ${counts.errors} console errors`)
+      if (noticed === null) throw new Error('no offline banner')
+      await wt.tail.getByTestId('offline-banner').waitFor({ timeout: 1000 })
+      await waitFor(async () => (await footer(wt.tail)) === 'offline — waiting for the server', { timeout: 1000, what: 'tail footer offline' })
+      await wt.tail.getByTestId('nats-gate').getByText('Offline: the server cannot be reached').waitFor({ timeout: 1000 })
+      // still showing what it had (the "offline" banner says it is not fresh)
+      if ((await p.getByTestId('project-list').locator('li').count()) !== before.projects) throw new Error('cached projects gone')
+      if ((await p.getByTestId('activity').locator('li').count()) !== before.activity) throw new Error('cached activity gone')
+      await p.getByTestId('group-members').getByText(userE.name).waitFor({ timeout: 1000 })
+      if (await p.locator('[data-state="error"]').count()) throw new Error('a failed load is shown as an error instead of the cached data')
+      if (await p.getByText('No projects yet').count()) throw new Error('a failed load is shown as an empty list')
+      if (counts.requests > 16 || counts.sockets > 2 || counts.errors > 16) throw new Error(`request storm: ${JSON.stringify(counts)}`)
+      // Retry now: one more probe, still offline
+      await p.getByTestId('offline-banner').getByRole('button', { name: 'Retry now' }).click()
+      await sleep(500)
+      await p.getByTestId('offline-banner').waitFor({ timeout: 1000 })
+      // a page this tab never loaded waits for the server (not an error, not empty)
+      await p.locator('#group-switcher').click()
+      await p.locator('#group-options [role="option"]', { hasText: 'Dora Lab' }).click()
+      await p.getByText('Waiting for the server to load the group…').waitFor({ timeout: T })
+    } finally {
+      if (!up) await serverCtl.start()
+      up = true
+    }
+    const tUp = Date.now()
+    await p.getByTestId('offline-banner').waitFor({ state: 'detached', timeout: 15_000 })
+    const backAfter = Date.now() - tUp
+    await p.getByTestId('group-name').getByText('Dora Lab').waitFor({ timeout: T })
+    const lab2 = Date.now() - tUp
+    await waitFor(async () => (await footer(wt.tail)) === 'connected', { timeout: 20_000, what: 'tail NATS connection back' })
+    const natsBack = Date.now() - tUp
+    log(`      back: banner gone ${backAfter} ms after the server answered again, the waiting page loaded at ${lab2} ms, the tail's NATS connected at ${natsBack} ms`)
+    const nc = await natsConnect({ authenticator: credsAuth(wt.creds), name: 'outage-client' })
+    cleanup.push(() => nc.close().catch(() => {}))
+    await sleep(300)
+    nc.publish('outage.back', new TextEncoder().encode('after the outage'))
+    await nc.flush()
+    await wt.tail.locator('[data-subject="outage.back"]').getByText('after the outage').waitFor({ timeout: T })
+    await nc.close()
+    // realtime is back too: a project made elsewhere appears without a reload
+    await p.locator('#group-switcher').click()
+    await p.locator('#group-options [role="option"]', { hasText: 'Dora Team' }).click()
+    await p.getByTestId('project-list').getByRole('link', { name: 'gamma' }).waitFor({ timeout: T })
+    await sleep(500)
+    const d = await rest(p, '/api/collections/projects/records', { method: 'POST', body: { name: 'delta', group: wt.gid } })
+    if (d.status !== 200) throw new Error(`project delta: ${d.status}`)
+    await p.getByTestId('project-list').getByRole('link', { name: 'delta' }).waitFor({ timeout: 5000 })
+  }, { needs: false })
+
+  await step('web-truth: disable and enable under an open live tail: the footer says "project disabled" (never the raw refusal), the page says it is not live, and it is back within ~1 s of enabling', async () => {
+    const tail = wt.tail
+    await waitFor(async () => (await footer(tail)) === 'connected', { what: 'tail connected' })
+    await tail.evaluate(() => {
+      const el = document.querySelector('[data-testid="nats-status"]')
+      window.__footerTexts = [el.textContent]
+      new MutationObserver(() => window.__footerTexts.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true })
+    })
+    const p = wt.d
+    const set = async (disabled) => {
+      const r = await rest(p, `/api/collections/projects/records/${wt.pid}`, { method: 'PATCH', body: { disabled } })
+      if (r.status !== 200) throw new Error(`disabled=${disabled}: ${r.status} ${r.text}`)
+    }
+    // measured first (the same on any version of the app), judged after
+    const t0 = Date.now()
+    await set(true)
+    const off = await waitFor(async () => (await footer(tail)) === 'project disabled' && Date.now() - t0, { timeout: 5000, interval: 25, what: 'footer "project disabled"' }).catch(() => null)
+    const t1 = Date.now()
+    await sleep(3000)
+    const during = wt.watchT.since(t1)
+    const gate = off === null ? '' : await tail.getByTestId('nats-gate').textContent().catch(() => '')
+    if (off !== null) await shot('tail-disabled-desktop', tail)
+    const t2 = Date.now()
+    await set(false)
+    const on = await waitFor(async () => (await footer(tail)) === 'connected' && Date.now() - t2, { timeout: 30_000, interval: 25, what: 'footer "connected" after enabling' }).catch(() => null)
+    const texts = await tail.evaluate(() => window.__footerTexts)
+    log(`      DISABLE/ENABLE under an open tail: footer "project disabled" ${off === null ? 'never' : `after ${off} ms`}; while disabled ${during.sockets.length} WebSocket attempts and ${during.requests.length} requests in 3 s; after enabling "connected" ${on === null ? 'not within 30 s' : `after ${on} ms`}; the footer said ${JSON.stringify([...new Set(texts)])}`)
+    if (off === null) throw new Error('the footer never said "project disabled"')
+    if (!gate.includes('This project is disabled')) throw new Error(`while disabled the tail said: ${gate}`)
+    if (texts.some((t) => /maximum account|connections exceeded/i.test(t))) throw new Error(`the footer showed the raw refusal: ${JSON.stringify(texts)}`)
+    if (on === null || on > 2500) throw new Error(`back ${on} ms after enabling`)
+    if (during.sockets.length > 1) throw new Error(`${during.sockets.length} WebSocket attempts while disabled`)
+    await tail.getByText('Waiting for messages…').waitFor({ timeout: T })
+    const nc = await natsConnect({ authenticator: credsAuth(wt.creds), name: 'after-enable' })
+    cleanup.push(() => nc.close().catch(() => {}))
+    await sleep(200)
+    nc.publish('enabled.again', new TextEncoder().encode('live again'))
+    await nc.flush()
+    await tail.locator('[data-subject="enabled.again"]').getByText('live again').waitFor({ timeout: T })
+    await nc.close()
+    await tail.close()
+  }, { needs: false })
+
+  // A mail server for the e2e: accepts everything, keeps the messages.
+  const fakeSmtp = async () => {
+    const mails = []
+    const srv = createServer((sock) => {
+      let buf = ''
+      let data = false
+      let cur = ''
+      sock.write('220 e2e ESMTP\r\n')
+      sock.on('data', (d) => {
+        buf += d.toString('latin1')
+        let i
+        while ((i = buf.indexOf('\r\n')) >= 0) {
+          const line = buf.slice(0, i)
+          buf = buf.slice(i + 2)
+          if (data) {
+            if (line === '.') {
+              data = false
+              mails.push(decodeMail(cur))
+              cur = ''
+              sock.write('250 OK\r\n')
+            } else cur += (line.startsWith('..') ? line.slice(1) : line) + '\n'
+            continue
+          }
+          const cmd = line.slice(0, 4).toUpperCase()
+          if (cmd === 'EHLO') sock.write('250-e2e\r\n250 8BITMIME\r\n')
+          else if (cmd === 'DATA') {
+            data = true
+            sock.write('354 go on\r\n')
+          } else if (cmd === 'QUIT') {
+            sock.write('221 bye\r\n')
+            sock.end()
+          } else sock.write('250 OK\r\n')
+        }
+      })
+      sock.on('error', () => {})
+    })
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+    cleanup.push(() => srv.close())
+    const next = async (re, what) => waitFor(() => mails.find((m) => re.test(m)), { what })
+    return { port: srv.address().port, mails, next }
+  }
+  // the message text with its quoted-printable and base64 parts decoded
+  const decodeMail = (raw) => {
+    const qp = raw.replace(/=\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)))
+    const b64 = [...raw.matchAll(/Content-Transfer-Encoding: base64\n(?:[^\n]+\n)*\n([A-Za-z0-9+/=\n]+)/gi)].map((m) => Buffer.from(m[1].replace(/\n/g, ''), 'base64').toString('utf8'))
+    return [qp, ...b64].join('\n')
+  }
+  const linkIn = (mail, kind) => {
+    const m = new RegExp(`https?://[^\\s"'<>]+/${kind}/confirm/[A-Za-z0-9._-]+`).exec(mail)
+    if (!m) throw new Error(`no /${kind}/confirm/ link in:\n${mail.slice(0, 2000)}`)
+    return m[0].replace(/&amp;/g, '&')
+  }
+  const tokenOfUser = async (email, password) => {
+    const r = await fetch(`${base}/api/collections/users/auth-with-password`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ identity: email, password }) })
+    return r.ok ? (await r.json()).token : null
+  }
+  const tokenWorks = async (token) => (await fetch(`${base}/api/collections/users/auth-refresh`, { method: 'POST', headers: { Authorization: token } })).status === 200
+  const signInOn = async (p, email, password, to = '/') => {
+    await p.goto(`${base}/signin?next=${encodeURIComponent(to)}`)
+    await p.getByLabel('Email address').fill(email)
+    await p.getByLabel('Password').fill(password)
+    await p.getByRole('button', { name: 'Sign in' }).click()
+    await waitFor(() => !new URL(p.url()).pathname.startsWith('/signin'), { what: 'signed in' })
+  }
+
+  await step('web-truth: without a mail server, password reset and email change say plainly that this server cannot send email (never "we sent it a link")', async () => {
+    const inf = await (await fetch(`${base}/api/pocketbus/info`)).json()
+    if (inf.mailer?.configured !== false) throw new Error(`info.mailer ${JSON.stringify(inf.mailer)}`)
+    const ctx = await browser.newContext({ viewport: DESKTOP })
+    const p = await ctx.newPage()
+    await p.goto(`${base}/reset`)
+    await p.getByTestId('no-mailer').getByText('This server cannot send email.').waitFor({ timeout: T })
+    if (await p.getByRole('button', { name: 'Send reset link' }).count()) throw new Error('offers to send a link')
+    if (await p.getByText(/we sent|on its way/i).count()) throw new Error('claims a link was sent')
+    await shot('reset-no-mailer-desktop', p)
+    await ctx.close()
+    await wt.d.goto(`${base}/account`)
+    await wt.d.getByTestId('no-mailer').getByText('This server cannot send email').waitFor({ timeout: T })
+  }, { needs: false })
+
+  await step('web-truth: with a mail server, the reset link ends inside the app (/reset/confirm/{token}): a new password there signs in, and the old sessions are signed out; a bad link says so', async () => {
+    wt.smtp = await fakeSmtp()
+    const su = { email: `root-${stamp}@example.com`, password: 'superuser pass 1' }
+    execFileSync(serverCtl.bin, ['superuser', 'upsert', su.email, su.password, '--dir', serverCtl.dir], { stdio: 'ignore' })
+    const sa = await fetch(`${base}/api/collections/_superusers/auth-with-password`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ identity: su.email, password: su.password }) })
+    if (!sa.ok) throw new Error(`superuser auth: ${sa.status}`)
+    const suToken = (await sa.json()).token
+    const st = await fetch(`${base}/api/settings`, { method: 'PATCH', headers: { Authorization: suToken, 'Content-Type': 'application/json' }, body: JSON.stringify({ meta: { appURL: base, senderName: 'Pocketbus', senderAddress: 'noreply@example.com' }, smtp: { enabled: true, host: '127.0.0.1', port: wt.smtp.port, tls: false } }) })
+    if (!st.ok) throw new Error(`settings: ${st.status} ${await st.text()}`)
+    const oldToken = wt.authD.token
+    const ctx = await browser.newContext({ viewport: DESKTOP })
+    const p = await ctx.newPage()
+    await p.goto(`${base}/reset`)
+    await p.getByLabel('Email address').fill(userD.email)
+    await p.getByRole('button', { name: 'Send reset link' }).click()
+    await p.getByText('a link to choose a new password is on its way').waitFor({ timeout: T })
+    const mail = await wt.smtp.next(new RegExp(`To:.*${userD.email.replace(/[.+]/g, '\\$&')}[\\s\\S]*reset/confirm/`, 'i'), 'the reset email')
+    const link = linkIn(mail, 'reset')
+    if (!link.startsWith(`${base}/reset/confirm/`) || link.includes('/_/')) throw new Error(`reset link ${link}`)
+    await p.goto(link)
+    await p.getByRole('heading', { name: 'Choose a new password' }).waitFor({ timeout: T })
+    if ((await p.title()) !== 'Choose a new password · Pocketbus') throw new Error(`title ${await p.title()}`)
+    await shot('reset-confirm-desktop', p)
+    userD.password = 'a brand new pass 7'
+    await p.getByLabel('New password', { exact: true }).fill(userD.password)
+    await p.getByLabel('Confirm new password').fill(userD.password)
+    await p.getByRole('button', { name: 'Set new password' }).click()
+    await p.getByTestId('reset-done').getByText('Your password is changed.').waitFor({ timeout: T })
+    await p.getByRole('link', { name: 'Sign in' }).first().click()
+    await signInOn(p, userD.email, userD.password, '/account')
+    await p.getByRole('heading', { name: 'Account', exact: true }).waitFor({ timeout: T })
+    if (await tokenWorks(oldToken)) throw new Error('the session from before the reset still works')
+    // a used link (and any made-up one) is refused plainly
+    await p.goto(link)
+    await p.getByLabel('New password', { exact: true }).fill('whatever pass 9')
+    await p.getByLabel('Confirm new password').fill('whatever pass 9')
+    await p.getByRole('button', { name: 'Set new password' }).click()
+    await p.getByText('This reset link is invalid or has expired.').waitFor({ timeout: T })
+    await ctx.close()
+    // Dora's main tab signs in again
+    await signInOn(wt.d, userD.email, userD.password, '/account')
+    wt.authD = await authOf(wt.d)
+  }, { needs: false })
+
+  await step('web-truth: account page: name, email change by a link to the new address (confirmed in the app), verification link, password change and "sign out everywhere" end the other sessions', async () => {
+    const p = wt.d
+    await p.goto(`${base}/account`)
+    await p.getByRole('heading', { name: 'Account', exact: true }).waitFor({ timeout: T })
+    if (await p.getByTestId('no-mailer').count()) throw new Error('still says no mailer')
+    // name
+    await p.getByLabel('Your name').fill('Dora D. Data')
+    await p.getByRole('button', { name: 'Save name' }).click()
+    await p.getByText('Saved.').waitFor({ timeout: T })
+    await waitFor(async () => (await p.locator('.user-chip').textContent()) === 'Dora D. Data', { what: 'the header shows the new name' })
+    await p.getByLabel('Your name').fill(userD.name)
+    await p.getByRole('button', { name: 'Save name' }).click()
+    await waitFor(async () => (await p.locator('.user-chip').textContent()) === userD.name, { what: 'name back' })
+    // verification (Eve's: Dora's reset link verified her address already)
+    const e = wt.e
+    await e.goto(`${base}/account`)
+    await e.getByText('Not verified', { exact: true }).waitFor({ timeout: T })
+    await e.getByRole('button', { name: 'Send a verification email' }).click()
+    await e.getByRole('button', { name: 'Verification email sent' }).waitFor({ timeout: T })
+    const vlink = linkIn(await wt.smtp.next(/verify\/confirm\//, 'the verification email'), 'verify')
+    if (!vlink.startsWith(`${base}/verify/confirm/`)) throw new Error(`verification link ${vlink}`)
+    await e.goto(vlink)
+    await e.getByTestId('verify-done').waitFor({ timeout: T })
+    await e.goto(`${base}/account`)
+    await e.getByText('Verified', { exact: true }).waitFor({ timeout: T })
+    await p.goto(`${base}/account`)
+    await p.getByText('Verified', { exact: true }).waitFor({ timeout: T })
+    await shot('account-desktop', p)
+    // email change: a link to the new address, confirmed with the password
+    const newEmail = `dora-new-${stamp}@example.com`
+    await p.getByLabel('New email address').fill(newEmail)
+    await p.getByRole('button', { name: 'Change email' }).click()
+    await p.getByText('A confirmation link is on its way to').waitFor({ timeout: T })
+    const elink = linkIn(await wt.smtp.next(/email\/confirm\//, 'the email-change email'), 'email')
+    if (!elink.startsWith(`${base}/email/confirm/`)) throw new Error(`email link ${elink}`)
+    await p.goto(elink)
+    await p.getByText(`Change your account’s email address to ${newEmail}?`).waitFor({ timeout: T })
+    await p.getByLabel('Password').fill(userD.password)
+    await p.getByRole('button', { name: 'Confirm new email' }).click()
+    await p.getByTestId('email-done').getByText(`Your email address is now ${newEmail}.`).waitFor({ timeout: T })
+    userD.email = newEmail
+    await signInOn(p, userD.email, userD.password, '/account')
+    await p.getByTestId('account-email').getByText(newEmail).waitFor({ timeout: T })
+    // password change: another session ends, this one goes on
+    const other = await tokenOfUser(userD.email, userD.password)
+    if (!(await tokenWorks(other))) throw new Error('other session token does not work to begin with')
+    const pw2 = 'password number 3'
+    await p.getByLabel('Current password').fill(userD.password)
+    await p.getByLabel('New password', { exact: true }).fill(pw2)
+    await p.getByLabel('Confirm new password').fill(pw2)
+    await p.getByRole('button', { name: 'Change password' }).click()
+    await p.getByText('Password changed. Every other session is signed out').waitFor({ timeout: T })
+    userD.password = pw2
+    if (await tokenWorks(other)) throw new Error('another session survived the password change')
+    if (!(await tokenWorks((await authOf(p)).token))) throw new Error('this session was signed out by its own password change')
+    // sign out everywhere: same password, other sessions end
+    const other2 = await tokenOfUser(userD.email, userD.password)
+    await p.getByLabel('Your password').fill(userD.password)
+    await p.getByRole('button', { name: 'Sign out everywhere' }).click()
+    await p.getByRole('dialog').getByRole('button', { name: 'Sign out everywhere' }).click()
+    await p.getByText('Signed out everywhere else.').waitFor({ timeout: T })
+    if (await tokenWorks(other2)) throw new Error('another session survived "sign out everywhere"')
+    if (!(await tokenWorks((await authOf(p)).token))) throw new Error('"sign out everywhere" signed this session out')
+    if (!(await tokenOfUser(userD.email, userD.password))) throw new Error('the password changed')
+    await p.reload()
+    await p.getByRole('heading', { name: 'Account', exact: true }).waitFor({ timeout: T })
+    wt.authD = await authOf(p)
+  }, { needs: false })
+
+  await step('web-truth: delete account: refused while the person owns a shared group (the message names it, with a link), done once it is not shared', async () => {
+    const p = wt.d
+    await p.goto(`${base}/account`)
+    await p.getByRole('button', { name: 'Delete account' }).click()
+    await p.getByRole('dialog').getByLabel(/Type/).fill(userD.email)
+    await p.getByRole('dialog').getByRole('button', { name: 'Delete my account' }).click()
+    const refusal = p.getByTestId('delete-refused')
+    await refusal.getByText('You own the shared group “Dora Team”.').waitFor({ timeout: T })
+    await refusal.getByRole('link', { name: 'Open the settings of Dora Team' }).waitFor({ timeout: T })
+    if (!(await tokenOfUser(userD.email, userD.password))) throw new Error('the account is gone although refused')
+    const rm = await rest(p, `/api/pocketbus/groups/${wt.gid}/members/${wt.authE.record.id}`, { method: 'DELETE' })
+    if (rm.status !== 204) throw new Error(`remove Eve: ${rm.status}`)
+    await p.getByRole('button', { name: 'Delete account' }).click()
+    await p.getByRole('dialog').getByLabel(/Type/).fill(userD.email)
+    await p.getByRole('dialog').getByRole('button', { name: 'Delete my account' }).click()
+    await p.getByText('Your account was deleted.').waitFor({ timeout: T })
+    if (await tokenOfUser(userD.email, userD.password)) throw new Error('the deleted account still signs in')
+    await wt.ctxD.close()
+    await wt.ctxE.close()
+  }, { needs: false })
+  // ================================================================ web-truth: end
 }
 
 // ---------------------------------------------------------------- run

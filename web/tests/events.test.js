@@ -20,7 +20,10 @@ describe('describeEvent', () => {
     expect(say({ action: 'member.removed', actor: 'u1', target: 'u9', data: { credentials_revoked: 0, kept_credentials: true } }).text).toBe('Ada removed a former member and kept their credentials')
     expect(say({ action: 'member.left', actor: 'u9', target: 'u9', data: { credentials_revoked: 1 } }).text).toBe('A former member left the group; 1 credential revoked')
     expect(say({ action: 'member.left', actor: '', target: 'u9', data: { reason: 'account deleted', by: 'server' } }).text).toBe('A former member left (account deleted)')
-    expect(say({ action: 'group.owner_transferred', actor: 'u1', target: 'u2', data: { owner: { from: 'u1', to: 'u2' } } }).text).toBe('Ada made Bob the owner')
+    expect(say({ action: 'group.owner_transferred', actor: 'u1', target: 'u2', data: { owner: { from: 'u1', to: 'u2' } } }).text).toBe('Ada transferred ownership to Bob')
+    expect(say({ action: 'group.owner_transferred', actor: '', target: 'u2', data: { by: 'superuser', owner: { from: 'u1', to: 'u2' } } }).text).toBe('A superuser transferred ownership from Ada to Bob')
+    expect(say({ action: 'group.created', actor: '', data: { by: 'server', name: 'Ada Lovelace', personal: true } }).text).toBe('Personal group created')
+    expect(say({ action: 'group.created', actor: 'u1', data: { name: 'Team', personal: false } }).text).toBe('Ada created the group “Team”')
   })
   it('credentials and projects, with links only to what still exists', () => {
     expect(say({ action: 'credential.issued', actor: 'u2', project: 'p1', data: { name: 'svc' } })).toEqual({ text: 'Bob issued credential “svc” for “Orders”', href: '/g/g1/p/p1/credentials' })
@@ -32,6 +35,11 @@ describe('describeEvent', () => {
     expect(say({ action: 'group.renamed', actor: 'u1', data: { name: { from: 'a', to: 'b' } } }).text).toBe('Ada renamed the group from “a” to “b”')
     expect(say({ action: 'invite.created', actor: 'u1', data: { max_uses: 1 } }).text).toBe('Ada created an invite link (1 use)')
     expect(say({ action: 'something.new', actor: 'u1', data: {} }).text).toBe('Ada: something.new')
+    expect(say({ action: 'project.disabled', actor: 'u1', project: 'p1', data: {} }).text).toBe('Ada disabled project “Orders”')
+    expect(say({ action: 'project.enabled', actor: 'u2', project: 'p1', data: {} }).text).toBe('Bob enabled project “Orders”')
+    expect(say({ action: 'project.rotated', actor: 'u1', project: 'p1', data: {} }).text).toBe('Ada rotated the keys of project “Orders”: every credential and web token issued before was revoked')
+    expect(say({ action: 'export.created', actor: 'u1', project: 'p1', data: { subject: 'orders.>', type: 'stream', to: 'p1' } }).text).toBe('Ada shared “orders.>” of “Orders” with “Orders” (stream)')
+    expect(say({ action: 'export.deleted', actor: 'u1', project: 'p1', data: { subject: 'x', type: 'service', to: 'gone' } }).text).toBe('Ada stopped sharing “x” of “Orders” with a deleted project')
   })
 })
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { formatBytes, formatCount, usageFraction, timeAgo, toMs } from '../src/lib/format.js'
+import { formatBytes, formatCount, formatNumber, usageFraction, timeAgo, toMs, formatDate } from '../src/lib/format.js'
 
 describe('formatBytes', () => {
   it('formats small values in bytes', () => {
@@ -26,10 +26,10 @@ describe('formatBytes', () => {
 describe('formatCount', () => {
   it('abbreviates', () => {
     expect(formatCount(999)).toBe('999')
-    expect(formatCount(1500)).toBe('1.5k')
-    expect(formatCount(25_000)).toBe('25k')
+    expect(formatCount(1500)).toBe('1.5K')
+    expect(formatCount(25_000)).toBe('25K')
     expect(formatCount(1_200_000)).toBe('1.2M')
-    expect(formatCount(3e9)).toBe('3G')
+    expect(formatCount(3e9)).toBe('3B')
     expect(formatCount(-1)).toBe('unlimited')
   })
 })
@@ -53,6 +53,23 @@ describe('timeAgo', () => {
     expect(timeAgo('2026-11-22 09:00:00.000Z', now)).toBe('3 hours ago')
     expect(timeAgo('2026-11-19 12:00:00.000Z', now)).toBe('3 days ago')
     expect(timeAgo(now + 7200_000, now)).toBe('in 2 hours')
+    expect(timeAgo('2026-11-21 11:00:00.000Z', now)).toBe('yesterday')
+    expect(timeAgo(now - 59 * 60_000, now)).toBe('59 minutes ago')
+    expect(timeAgo(now - 59.9 * 60_000, now)).toBe('1 hour ago')
+    expect(timeAgo(now + 7 * 86400_000, now)).toBe('in 7 days')
     expect(timeAgo('', now)).toBe('')
+  })
+})
+
+describe('formatNumber and formatDate', () => {
+  it('groups digits', () => {
+    expect(formatNumber(1234567)).toBe('1,234,567')
+    expect(formatNumber(undefined)).toBe('—')
+  })
+  it('always names the time zone', () => {
+    const d = formatDate('2026-11-22 10:00:00.000Z')
+    expect(d).toMatch(/2026/)
+    expect(d).toMatch(/UTC|GMT|[A-Z]{2,5}$|[+-]\d/)
+    expect(formatDate('')).toBe('—')
   })
 })

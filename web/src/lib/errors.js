@@ -17,10 +17,12 @@ export function describeError(err) {
   if (!err) return { message: '', fields: {} }
   const body = err.response ?? err.data ?? {}
   const fields = {}
+  const codes = {}
   const data = body?.data && typeof body.data === 'object' ? body.data : {}
   for (const [k, v] of Object.entries(data)) {
     if (v && typeof v === 'object' && (v.message || v.code)) {
       fields[k] = plainField(v)
+      if (v.code) codes[k] = v.code
     } else if (typeof v === 'string') {
       fields[k] = v
     }
@@ -35,7 +37,7 @@ export function describeError(err) {
   if (Object.keys(fields).length && /^Failed to (create|update) record\.?$|^Something went wrong/i.test(message)) {
     message = 'Please fix the highlighted fields.'
   }
-  return { message, fields, status }
+  return { message, fields, codes, status }
 }
 
 function plainField(v) {

@@ -24,6 +24,11 @@ function projectName(ev, projects) {
   return 'a deleted project'
 }
 
+function projectRef(id, projects) {
+  const n = id && projects?.get(id)
+  return n ? q(n) : 'a deleted project'
+}
+
 function changes(d, skip = []) {
   return Object.entries(d ?? {})
     .filter(([k, v]) => !skip.includes(k) && v && typeof v === 'object' && 'from' in v)
@@ -54,14 +59,18 @@ export function describeEvent(ev, { names, projects, gid } = {}) {
   let href
   switch (ev.action) {
     case 'group.created':
-      text = `${a} created the group${d.name ? ` ${q(d.name)}` : ''}`
+      // a personal group is named after its owner: the name would only repeat theirs
+      text = d.personal ? 'Personal group created' : `${a} created the group${d.name ? ` ${q(d.name)}` : ''}`
       break
     case 'group.renamed':
       text = d.name ? `${a} renamed the group from ${q(d.name.from)} to ${q(d.name.to)}` : `${a} renamed the group`
       break
-    case 'group.owner_transferred':
-      text = `${a} made ${userName(d.owner?.to ?? ev.target, names)} the owner`
+    case 'group.owner_transferred': {
+      const to = userName(d.owner?.to ?? ev.target, names)
+      const from = d.owner?.from
+      text = from && from !== ev.actor ? `${a} transferred ownership from ${userName(from, names)} to ${to}` : `${a} transferred ownership to ${to}`
       break
+    }
     case 'group.limits_changed':
       text = `${a} changed the group’s limits${changes(d, ['by']) ? ` (${changes(d, ['by'])})` : ''}`
       break
@@ -109,6 +118,18 @@ export function describeEvent(ev, { names, projects, gid } = {}) {
       break
     case 'project.limits_changed':
       text = `${a} changed the limits of project ${p}${changes(d, ['by']) ? ` (${changes(d, ['by'])})` : ''}`
+      href = projHref
+      break
+    case 'project.rotated':
+      text = `${a} rotated the keys of project ${p}: every credential and web token issued before was revoked`
+      href = credHref
+      break
+    case 'export.created':
+      text = `${a} shared ${d.subject ? `“${d.subject}” ` : ''}of ${p} with ${projectRef(d.to, projects)} (${d.type === 'service' ? 'service' : 'stream'})`
+      href = projHref
+      break
+    case 'export.deleted':
+      text = `${a} stopped sharing ${d.subject ? `“${d.subject}” ` : ''}of ${p} with ${projectRef(d.to, projects)}`
       href = projHref
       break
     case 'project.deleted':

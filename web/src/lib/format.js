@@ -21,15 +21,23 @@ function trimZeros(s) {
   return s.includes('.') ? s.replace(/\.?0+$/, '') : s
 }
 
-/** formatCount(1234567) → "1.2M"; negative → "unlimited". */
+// Counts and relative times in the UI's language (English), with Intl.
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })
+const plain = new Intl.NumberFormat('en')
+const relative = new Intl.RelativeTimeFormat('en', { numeric: 'auto' })
+
+/** formatCount(1234567) → "1.2M" (Intl compact notation); negative → "unlimited". */
 export function formatCount(n, { unlimited = 'unlimited' } = {}) {
   if (n === null || n === undefined || Number.isNaN(Number(n))) return '—'
   n = Number(n)
   if (n < 0) return unlimited
-  if (n < 1000) return String(Math.round(n))
-  if (n < 1e6) return `${trimZeros((n / 1e3).toFixed(n < 1e4 ? 1 : 0))}k`
-  if (n < 1e9) return `${trimZeros((n / 1e6).toFixed(n < 1e7 ? 1 : 0))}M`
-  return `${trimZeros((n / 1e9).toFixed(1))}G`
+  return compact.format(Math.round(n))
+}
+
+/** formatNumber(12345) → "12,345". */
+export function formatNumber(n) {
+  if (n === null || n === undefined || Number.isNaN(Number(n))) return '—'
+  return plain.format(Number(n))
 }
 
 /** usage fraction 0..1 for a bar; null when the limit is unlimited/unknown. */
@@ -41,24 +49,17 @@ export function usageFraction(used, limit) {
   return Math.min(1, Math.max(0, used / limit))
 }
 
-/** "3 minutes ago" style text, given dates (ms or string). */
+/** "3 minutes ago", "yesterday", "in 2 hours" (Intl.RelativeTimeFormat); a month or more away: the date. */
 export function timeAgo(date, now = Date.now()) {
   const t = toMs(date)
   if (t === null) return ''
-  let s = Math.round((now - t) / 1000)
-  const future = s < 0
-  s = Math.abs(s)
-  let out
-  if (s < 45) out = 'just now'
-  else if (s < 90) out = '1 minute'
-  else if (s < 3600) out = `${Math.round(s / 60)} minutes`
-  else if (s < 5400) out = '1 hour'
-  else if (s < 86400) out = `${Math.round(s / 3600)} hours`
-  else if (s < 172800) out = '1 day'
-  else if (s < 2592000) out = `${Math.round(s / 86400)} days`
-  else return new Date(t).toISOString().slice(0, 10)
-  if (out === 'just now') return out
-  return future ? `in ${out}` : `${out} ago`
+  const s = (t - now) / 1000
+  const a = Math.abs(s)
+  if (a < 45) return 'just now'
+  if (a < 3570) return relative.format(Math.round(s / 60), 'minute')
+  if (a < 84600) return relative.format(Math.round(s / 3600), 'hour')
+  if (a < 30 * 86400) return relative.format(Math.round(s / 86400), 'day')
+  return new Date(t).toLocaleDateString(undefined, { dateStyle: 'medium' })
 }
 
 /** PocketBase dates look like "2026-11-22 10:00:00.123Z". */
@@ -70,8 +71,15 @@ export function toMs(date) {
   return Number.isNaN(t) ? null : t
 }
 
+/** "Nov 22, 2026, 1:00 PM UTC": the reader's locale, always with the time zone. */
 export function formatDate(date) {
   const t = toMs(date)
   if (t === null) return '—'
-  return new Date(t).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+  return new Date(t).toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' })
+}
+
+/** ISO 8601 for <time datetime>, or undefined. */
+export function isoDate(date) {
+  const t = toMs(date)
+  return t === null ? undefined : new Date(t).toISOString()
 }

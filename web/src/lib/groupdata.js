@@ -43,3 +43,15 @@ export async function liveCredentialCount(gid, userId) {
   })
   return r.totalItems
 }
+
+// Usage of every project of the group in one request (GET
+// /api/pocketbus/groups/{id}/stats → {projects: {<id>: stats}}), polled
+// gently: every 30 s while the tab is visible, and on focus.
+export const GROUP_STATS_INTERVAL = 30_000
+export const groupStatsQuery = (gid) => ({
+  queryKey: ['group-stats', gid],
+  queryFn: async () => (await pb.send(`/api/pocketbus/groups/${encodeURIComponent(gid)}/stats`, { requestKey: null })).projects ?? {},
+  enabled: !!gid,
+  refetchInterval: GROUP_STATS_INTERVAL,
+  staleTime: 5_000,
+})

@@ -2,12 +2,12 @@
 // so the first page does not load the NATS libraries.
 export const natsState = $state({
   project: null, // project id this connection belongs to
-  status: 'idle', // idle | connecting | connected | reconnecting | disconnected | error
+  status: 'idle', // idle | connecting | connected | reconnecting | disconnected | error | closed | offline
   error: '',
   server: '',
   expires: null,
   renewals: 0, // tokens fetched for this connection
+  since: null, // when it last (re)connected
   nc: null,
   version: 0, // bumps whenever nc changes, so views can re-run
 })
-

@@ -1,15 +1,35 @@
 import { QueryClient } from '@tanstack/svelte-query'
-import { pb } from './pb.svelte.js'
+import { pb, renewAuth } from './pb.svelte.js'
+import { shouldRetry, retryDelay } from './status.js'
+import { onServerChange, suspectOffline } from './online.svelte.js'
 
 export const queryClient = new QueryClient({
   defaultOptions: {
     queries: {
       staleTime: 10_000,
-      retry: (n, err) => n < 2 && !(err?.status >= 400 && err?.status < 500),
+      // network errors wait for the server (paused while it is offline, see
+      // lib/online.svelte.js); 4xx answers are final; others twice, backing off
+      retry: shouldRetry,
+      retryDelay,
       refetchOnWindowFocus: true,
+      refetchOnReconnect: true,
     },
   },
 })
+
+// When the server comes back: refetch everything (what is on screen now,
+// the rest when it is next used) and reconnect realtime, which stopped
+// retrying while the server was away.
+onServerChange((state) => {
+  if (state === 'offline') {
+    pb.realtime.disconnect() // keeps the subscriptions; no reconnect loop
+  } else {
+    queryClient.invalidateQueries(undefined, { cancelRefetch: false })
+    if (Object.keys(pb.realtime.subscriptions ?? {}).length) pb.realtime.connect().catch(() => {})
+  }
+})
+// PocketBase calls this when its realtime stream drops: is the server gone?
+pb.realtime.onDisconnect = () => suspectOffline()
 
 // Realtime: invalidate the cached lists when records change.
 let unsubs = []
@@ -24,20 +44,33 @@ export async function startRealtime(user) {
       })
       unsubs.push(u)
     } catch {
-      /* realtime is best effort */
+      /* realtime is best effort; it reconnects when the server is back */
     }
   }
   const refreshMe = async () => {
     try {
-      await pb.collection('users').authRefresh()
+      await renewAuth()
     } catch {
       /* ignore */
     }
     for (const k of ['groups', 'group', 'projects']) queryClient.invalidateQueries({ queryKey: [k] })
   }
+  // Every (re)connect after the first: changes may have been missed meanwhile.
+  let connects = 0
+  const reconnected = async () => {
+    try {
+      const u = await pb.realtime.subscribe('PB_CONNECT', () => {
+        if (connects++ > 0) queryClient.invalidateQueries(undefined, { cancelRefetch: false })
+      })
+      unsubs.push(u)
+    } catch {
+      /* as above */
+    }
+  }
   await Promise.all([
+    reconnected(),
     watch('groups', ['groups', 'group']),
-    watch('projects', ['projects', 'project']),
+    watch('projects', ['projects', 'project', 'group-stats']),
     watch('credentials', ['credentials']),
     watch('events', ['activity']),
     watch('invites', ['invites']),
@@ -45,7 +78,7 @@ export async function startRealtime(user) {
     watch('memberships', ['members'], (e) => {
       if (e.record?.user === pb.authStore.record?.id) refreshMe() // we joined or left a group
     }),
-    watch('users', ['members'], (e) => {
+    watch('users', ['members', 'me'], (e) => {
       if (e.record?.id === pb.authStore.record?.id) refreshMe()
     }),
   ])
