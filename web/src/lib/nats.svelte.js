@@ -91,11 +91,23 @@ export function reconnect(pid) {
   return useProjectConnection(pid)
 }
 
+// Work a leaving view still does on the connection (deleting its
+// consumers): closing waits for it, or the consumers would stay until their
+// inactive threshold.
+const held = new Set()
+export function holdConnection(work) {
+  held.add(work)
+  work.finally(() => held.delete(work))
+}
+
 export async function closeConnection() {
   const pid = current
   current = null
   suspended = null
   Object.assign(natsState, { project: null, nc: null, status: 'idle', error: '' })
   natsState.version++
+  // let the views that leave with it start their clean-up first
+  await new Promise((r) => setTimeout(r, 0))
+  await Promise.allSettled([...held])
   if (pid) await pbus.disconnect(pid)
 }
