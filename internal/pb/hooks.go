@@ -126,6 +126,11 @@ func Bind(app core.App, cfg *Config) *Hub {
 			return err
 		}
 		registerRoutes(se, h)
+		// Password reset and verification emails link to the App URL; PocketBase's
+		// default points at localhost. Only a superuser knows the real address.
+		if se.App.Settings().Meta.AppURL == "http://localhost:8090" {
+			fmt.Println("Emails link to http://localhost:8090 (PocketBase's default App URL): set the address people use in the dashboard, Settings → Application")
+		}
 		return se.Next()
 	})
 	h.bindBackups(app)

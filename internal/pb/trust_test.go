@@ -903,3 +903,24 @@ func TestNoStaleAccountAfterLazyLoad(t *testing.T) {
 		})
 	}
 }
+
+// Deleting one's account ends NATS access in the groups one was a member
+// of, as leaving does.
+func TestAccountDeletionEndsNATSAccess(t *testing.T) {
+	inst := shared(t)
+	owner, gone := signUp(t, inst, "Own"), signUp(t, inst, "Gone")
+	gid := owner.createGroup("Stays")
+	owner.invite(gid, gone)
+	pid := owner.createProject(gid, "kept")["id"].(string)
+	cred := gone.issue(pid, nil)
+	web := webConn(t, inst, gone, pid)
+	conn := lcDial(t, inst.NATSURL, cred)
+	start := time.Now()
+	gone.must(204, "DELETE", "/api/collections/users/records/"+gone.ID, nil)
+	web.closedWithin(t, start, closeBound, "web token of a deleted account")
+	conn.closedWithin(t, start, closeBound, "credential of a deleted account")
+	lcRefused(t, inst.NATSURL, cred, "a credential of a deleted account")
+	if n := len(owner.list("events", "group='"+gid+"' && action='member.left'")); n != 1 {
+		t.Fatalf("%d member.left events", n)
+	}
+}

@@ -115,19 +115,29 @@ func (t *Tenancy) OnUserDeleteRequest(e *core.RecordRequestEvent) error {
 	})
 }
 
-// OnUserDelete records, for each group the user was a member of (and does
-// not own), that they left with their account.
+// OnUserDelete ends the user's access to every group they leave with their
+// account, as a removal does (SPEC §7 "Leaving ends access"): their web
+// tokens and the credentials they created in the groups' projects are
+// revoked, and the trail records it. Groups they own go with them (the
+// delete request refuses while others are in them).
 func (t *Tenancy) OnUserDelete(e *core.RecordEvent) error {
 	return inTransaction(e, func(tx core.App) error {
-		var groups []string
-		err := tx.DB().NewQuery(`SELECT m.[[group]] FROM memberships m JOIN groups g ON g.id = m.[[group]]
-			WHERE m.[[user]] = {:u} AND g.owner != {:u}`).Bind(dbx.Params{"u": e.Record.Id}).Column(&groups)
+		var rows []struct {
+			Group      string `db:"group"`
+			Membership string `db:"membership"`
+		}
+		err := tx.DB().NewQuery(`SELECT m.[[group]] AS [[group]], m.id AS membership FROM memberships m JOIN groups g ON g.id = m.[[group]]
+			WHERE m.[[user]] = {:u} AND g.owner != {:u}`).Bind(dbx.Params{"u": e.Record.Id}).All(&rows)
 		if err != nil {
 			return err
 		}
-		for _, g := range groups {
-			if err := t.record(tx, Event{Group: g, Action: "member.left", Target: e.Record.Id,
-				Data: map[string]any{"reason": "account deleted"}}); err != nil {
+		for _, r := range rows {
+			revoked, err := t.revokeMemberAccess(tx, r.Group, e.Record.Id, r.Membership, true)
+			if err != nil {
+				return err
+			}
+			if err := t.record(tx, Event{Group: r.Group, Action: "member.left", Target: e.Record.Id,
+				Data: map[string]any{"reason": "account deleted", "credentials_revoked": revoked}}); err != nil {
 				return err
 			}
 		}
