@@ -69,7 +69,7 @@ func TestRevocationListIsBounded(t *testing.T) {
 	actor := tenancy.Actor{Superuser: true}
 	issue := func(name string) *core.Record {
 		t.Helper()
-		issued, err := hub.Tenancy.IssueCredential(app, actor, p.Id, tenancy.IssueRequest{Name: name})
+		issued, err := hub.Tenancy.IssueCredential(app, actor, p, tenancy.IssueRequest{Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestAccountKeyNeverReused(t *testing.T) {
 	u := newUser(t, app, "reuse@pocketbus.test")
 	first := newProject(t, app, u.GetString("mygroup"), "first")
 	id, account := first.Id, first.GetString("account")
-	issued, err := hub.Tenancy.IssueCredential(app, tenancy.Actor{Superuser: true}, id, tenancy.IssueRequest{Name: "old"})
+	issued, err := hub.Tenancy.IssueCredential(app, tenancy.Actor{Superuser: true}, first, tenancy.IssueRequest{Name: "old"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,14 +74,15 @@ func (h *Hub) info(e *core.RequestEvent) error {
 // before they look at the body (the transaction re-checks before writing).
 
 func (h *Hub) issueCredential(e *core.RequestEvent) error {
-	if _, err := tenancy.ProjectForMember(e, e.App, e.Request.PathValue("id")); err != nil {
+	project, err := tenancy.ProjectForMember(e, e.App, e.Request.PathValue("id"))
+	if err != nil {
 		return err
 	}
 	var req tenancy.IssueRequest
 	if err := tenancy.DecodeJSON(e.Request.Body, &req); err != nil {
 		return err
 	}
-	issued, err := h.Tenancy.IssueCredential(e.App, tenancy.ActorOf(e), e.Request.PathValue("id"), req)
+	issued, err := h.Tenancy.IssueCredential(e.App, tenancy.ActorOf(e), project, req)
 	if err != nil {
 		return err
 	}

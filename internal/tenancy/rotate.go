@@ -6,7 +6,6 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/types"
 )
 
 // Rotate revokes, in one action, every credential and web token of the
@@ -56,19 +55,14 @@ func (t *Tenancy) rotateInTx(tx core.App, p *core.Record, reason string) (time.T
 // revocation covers every credential issued at or before its second, so a
 // credential issued in the second of a rotation would be refused at once:
 // the issue waits for the next second instead (at most one second, only
-// right after a rotation).
-func waitPastRotation(app core.App, projectID string) {
-	var at string
-	err := app.DB().NewQuery("SELECT revoked_at FROM revocations WHERE project = {:p} AND public_key = '*'").
-		Bind(dbx.Params{"p": projectID}).Row(&at)
-	if err != nil || at == "" {
+// right after a rotation). The transaction that records the credential
+// checks again (a rotation may land meanwhile).
+func waitPastRotation(p *core.Record) {
+	rotated := p.GetDateTime("revoked_before")
+	if rotated.IsZero() {
 		return
 	}
-	rotated, err := time.Parse(types.DefaultDateLayout, at)
-	if err != nil {
-		return
-	}
-	if next := rotated.Truncate(time.Second).Add(time.Second); time.Now().Before(next) {
+	if next := rotated.Time().Truncate(time.Second).Add(time.Second); time.Now().Before(next) {
 		time.Sleep(time.Until(next))
 	}
 }
