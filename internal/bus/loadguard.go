@@ -91,6 +91,14 @@ import (
 // have overtaken what it fetched, since callers sync after every commit. A
 // stale one (rare: a change raced the load) costs a Source read and a
 // forced apply at most every forceEvery until it settles.
+//
+// Every apply of claims, pushed or forced, costs the account's clients
+// something too: nats-server empties the account's service imports, the
+// JetStream API's among them, and adds them back a moment later
+// (updateAccountClaimsWithRefresh), so a JetStream request landing in
+// between gets "no responders". Measured on v2.15.3: 17 of 13,089
+// back-to-back GetMsg calls during 200 revocation pushes, 5 ms apart. A
+// stale load's repeated forcing repeats that window for up to loadSettle.
 const (
 	watchTick   = 10 * time.Millisecond
 	forceEvery  = 100 * time.Millisecond
