@@ -66,7 +66,13 @@ import (
 //     then at doubling intervals up to forceEvery, until loadSettle after
 //     the last E: a late G is undone within forceEvery. Forcing applies
 //     the claims with Server.UpdateAccountClaims, which has no "same
-//     claims" shortcut.
+//     claims" shortcut. Two Fetches are enough for a late G, even when
+//     they returned the same JWT (the second G applies it over a push).
+//     With one Fetch there is no late G: nats-server applies its claims
+//     before it registers the account, and W looks only at registered
+//     accounts. So an entry with one Fetch is forced once; from then on
+//     the account holds what was forced, and syncs push what follows
+//     (as in 3.). Forcing again would only repeat the window below.
 //  5. W and S hold the account's lock while they read the Source and push,
 //     so whichever runs last applies the latest commit.
 //  6. A Fetch that starts while W checks changes the entry, so W checks it
@@ -90,15 +96,19 @@ import (
 // touched it or its Fetches returned different JWTs: otherwise nothing can
 // have overtaken what it fetched, since callers sync after every commit. A
 // stale one (rare: a change raced the load) costs a Source read and a
-// forced apply at most every forceEvery until it settles.
+// forced apply: once after a single Fetch, else at most every forceEvery
+// until it settles.
 //
 // Every apply of claims, pushed or forced, costs the account's clients
 // something too: nats-server empties the account's service imports, the
 // JetStream API's among them, and adds them back a moment later
 // (updateAccountClaimsWithRefresh), so a JetStream request landing in
 // between gets "no responders". Measured on v2.15.3: 17 of 13,089
-// back-to-back GetMsg calls during 200 revocation pushes, 5 ms apart. A
-// stale load's repeated forcing repeats that window for up to loadSettle.
+// back-to-back GetMsg calls during 200 revocation pushes, 5 ms apart. Forcing
+// a load with one Fetch once, not until it settles, is why: after a
+// restore, whose journal catch-up re-signs accounts that loaded at start,
+// repeated forcing re-applied the claims 22 times in 2 s
+// (TestLoadGuardForcesOnceAfterOneFetch).
 const (
 	watchTick   = 10 * time.Millisecond
 	forceEvery  = 100 * time.Millisecond
@@ -115,6 +125,7 @@ type loadGuard struct {
 
 type loadEntry struct {
 	reading int       // Fetches between M and E
+	fetches int       // Fetches that returned a JWT (each may be followed by a G)
 	fetched []string  // distinct JWTs the Fetches returned
 	last    time.Time // last M or E
 	gen     uint64    // bumped on every M, E and S, so a check can tell it is outdated
@@ -160,8 +171,11 @@ func (g *loadGuard) end(pub, token string, err error) {
 	e.last = time.Now()
 	e.gen++
 	e.checked = false
-	if err == nil && !slices.Contains(e.fetched, token) {
-		e.fetched = append(e.fetched, token)
+	if err == nil {
+		e.fetches++
+		if !slices.Contains(e.fetched, token) {
+			e.fetched = append(e.fetched, token)
+		}
 	}
 	if e.reading == 0 && len(e.fetched) == 0 {
 		delete(g.entries, pub) // nothing was returned: nothing will register
@@ -218,8 +232,9 @@ func (g *loadGuard) drop(pub string, gen uint64) {
 }
 
 // settled records a check made from the snapshot at gen: whether the entry
-// is stale and, if so, when it is forced again.
-func (g *loadGuard) settled(pub string, gen uint64, stale bool, now time.Time) {
+// is stale and, if so, when it is forced again. forced is the JWT a stale
+// check forced onto the account.
+func (g *loadGuard) settled(pub string, gen uint64, stale bool, forced string, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	e := g.entries[pub]
@@ -230,6 +245,11 @@ func (g *loadGuard) settled(pub string, gen uint64, stale bool, now time.Time) {
 		e.checked = true
 	}
 	if !stale {
+		return
+	}
+	if e.gen == gen && e.fetches == 1 {
+		// One Fetch, registered: no late G can undo the force (4. above).
+		e.fetched, e.stale = []string{forced}, false
 		return
 	}
 	if !e.stale {
@@ -281,16 +301,16 @@ func (s *Server) watchLoads(stop <-chan struct{}) {
 				// which would have touched the entry). No read needed,
 				// which matters after a restart, when every account with
 				// JetStream data loads at once.
-				s.loads.settled(e.pub, e.gen, false, now)
+				s.loads.settled(e.pub, e.gen, false, "", now)
 				continue
 			}
 			if !e.checked || (e.stale && !now.Before(e.next)) {
-				stale, err := s.settleLoad(e)
+				stale, forced, err := s.settleLoad(e)
 				if err != nil {
 					s.ns.Errorf("Pocketbus: settling freshly loaded account %s: %v", e.pub, err)
 					continue // again on the next tick
 				}
-				s.loads.settled(e.pub, e.gen, stale, now)
+				s.loads.settled(e.pub, e.gen, stale, forced, now)
 				continue // dropped at the earliest on the next tick, after this settled
 			}
 			if now.Sub(e.last) > loadSettle {
@@ -303,13 +323,13 @@ func (s *Server) watchLoads(stop <-chan struct{}) {
 // settleLoad compares what the Fetches of a registered account returned
 // with the Source; if any differs (or the entry was stale already), it
 // forces the Source's state onto the account. It reports whether the entry
-// is stale.
-func (s *Server) settleLoad(e loadSnapshot) (stale bool, err error) {
+// is stale and the JWT it forced.
+func (s *Server) settleLoad(e loadSnapshot) (stale bool, forced string, err error) {
 	defer s.locks.lock(e.pub)()
 	token, err := s.src.AccountJWT(e.pub)
 	gone := errors.Is(err, ErrAccountNotFound)
 	if err != nil && !gone {
-		return false, err
+		return false, "", err
 	}
 	stale = e.stale
 	for _, f := range e.fetched {
@@ -318,30 +338,31 @@ func (s *Server) settleLoad(e loadSnapshot) (stale bool, err error) {
 		}
 	}
 	if !stale {
-		return false, nil
+		return false, "", nil
 	}
 	if gone {
 		if token, err = s.op.tombstoneJWT(e.pub); err != nil {
-			return true, err
+			return true, "", err
 		}
 	}
 	ac, err := jwt.DecodeAccountClaims(token)
 	if err != nil {
-		return true, fmt.Errorf("bus: account jwt: %w", err)
+		return true, "", fmt.Errorf("bus: account jwt: %w", err)
 	}
 	if ac.Subject != e.pub {
-		return true, fmt.Errorf("bus: account jwt is for %s, not %s", ac.Subject, e.pub)
+		return true, "", fmt.Errorf("bus: account jwt is for %s, not %s", ac.Subject, e.pub)
 	}
 	acc, err := s.ns.LookupAccount(e.pub) // registered: no fetch
 	if err != nil {
-		return true, err
+		return true, "", err
 	}
 	// Directly, not through $SYS...CLAIMS.UPDATE: the server's claim JWT
 	// may not be what it holds (see 4. above), and a push it takes for the
 	// same claims is skipped.
 	s.ns.UpdateAccountClaims(acc, ac)
+	s.forced.Add(1)
 	if gone {
-		return true, s.removeJetStreamDir(e.pub)
+		return true, token, s.removeJetStreamDir(e.pub)
 	}
-	return true, nil
+	return true, token, nil
 }

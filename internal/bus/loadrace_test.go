@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // pausingSource is the projects table with a hook: once armed for an
@@ -238,5 +240,47 @@ func TestLoadRaceStress(t *testing.T) {
 	}
 	if len(stale) > 0 {
 		t.Fatalf("%d of %d rounds left a stale account a second after the change:\n%s", len(stale), rounds, strings.Join(stale, "\n"))
+	}
+}
+
+// A change committed right after an account's only Fetch is forced onto
+// the account once, not again and again until it settles: each apply
+// empties the account's JetStream API import for a moment (loadguard.go),
+// and after a restore every account that loaded at start is re-signed.
+// Before, this scenario forced 22 applies in the 2 s after the load.
+func TestLoadGuardForcesOnceAfterOneFetch(t *testing.T) {
+	e := newEnv(t)
+	a := Account{ProjectID: "once", Salt: NewAccountSalt(), Limits: defaultTestLimits, Revocations: map[string]time.Time{}}
+	e.apply(a) // not loaded: nothing pushed
+	u := e.user(UserSpec{ProjectID: "once", Salt: a.Salt, Name: "u"})
+	nc, _ := e.connect(u) // the only Fetch
+	js := newJS(t, nc)
+	stream, err := js.CreateStream(ctx(t), jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx(t), "s.x", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	before := e.srv.forced.Load()
+	a.Revocations["UAREVOKEDBYTHETEST"] = time.Now() // a change within loadSettle of the load
+	e.apply(a)
+
+	// JetStream requests while the guard settles: logged, not asserted
+	// (the window is upstream's and timing-dependent).
+	var refused, answered int
+	for end := time.Now().Add(loadSettle + 500*time.Millisecond); time.Now().Before(end); {
+		if _, err := stream.GetMsg(ctx(t), 1); errors.Is(err, nats.ErrNoResponders) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		} else {
+			answered++
+		}
+	}
+	got := e.srv.forced.Load() - before
+	t.Logf("JetStream requests while the guard settled: %d answered, %d no responders; %d forced applies", answered, refused, got)
+	if got != 1 {
+		t.Fatalf("the load guard forced the account's claims %d times after one Fetch; want 1", got)
 	}
 }

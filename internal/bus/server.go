@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"context"
@@ -59,6 +60,7 @@ type Server struct {
 	stop     sync.Once
 	locks    accountLocks
 	loads    *loadGuard    // accounts between their first Fetch and settling; see loadguard.go
+	forced   atomic.Int64  // claims the load guard forced onto accounts (each empties their JetStream API import for a moment)
 	paused   *sync.RWMutex // held by PauseJetStream; new accounts' Fetch waits for it
 	unwatch  chan struct{} // stops the load watcher
 	watching sync.WaitGroup

@@ -107,7 +107,9 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	// Every stream as it was when the backup began.
 	nc = mustConnect(t, inst.NATSURL, kept)
 	js = lcJS(t, nc)
-	stream, err = js.Stream(lcCtx(t), "ORDERS")
+	// Accounts that loaded at start are re-signed by the journal catch-up:
+	// see retryNoResponders.
+	stream, err = retryNoResponders(t, func() (jetstream.Stream, error) { return js.Stream(lcCtx(t), "ORDERS") })
 	if err != nil {
 		t.Fatalf("stream after restore: %v", err)
 	}
@@ -116,16 +118,16 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("stream after restore: %d messages, last seq %d, %d deleted; want 5, 5, 0", st.Msgs, st.LastSeq, st.NumDeleted)
 	}
 	for seq := uint64(1); seq <= 5; seq++ {
-		m, err := stream.GetMsg(lcCtx(t), seq)
+		m, err := retryNoResponders(t, func() (*jetstream.RawStreamMsg, error) { return stream.GetMsg(lcCtx(t), seq) })
 		if err != nil || string(m.Data) != string([]byte{byte('0' + seq)}) {
 			t.Fatalf("message %d after restore: %v", seq, err)
 		}
 	}
-	kv, err = js.KeyValue(lcCtx(t), "config")
+	kv, err = retryNoResponders(t, func() (jetstream.KeyValue, error) { return js.KeyValue(lcCtx(t), "config") })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, err := kv.Get(lcCtx(t), "color"); err != nil || string(e.Value()) != "blue" {
+	if e, err := retryNoResponders(t, func() (jetstream.KeyValueEntry, error) { return kv.Get(lcCtx(t), "color") }); err != nil || string(e.Value()) != "blue" {
 		t.Fatalf("KV after restore: %v", err)
 	}
 	// The credential rules of SPEC §8.

@@ -279,7 +279,7 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, seq := range acked {
-		m, err := getMsgRetryingNoResponders(t, stream, seq)
+		m, err := retryNoResponders(t, func() (*jetstream.RawStreamMsg, error) { return stream.GetMsg(lcCtx(t), seq) })
 		if err != nil || string(m.Data) != payloads[seq] {
 			t.Fatalf("acknowledged message %d: %v", seq, err)
 		}
@@ -288,23 +288,24 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 		trials, len(created), len(deleted), len(revoked), len(acked))
 }
 
-// getMsgRetryingNoResponders reads one stored message, asking again while
-// the answer is "no responders". nats-server empties an account's service
-// imports, the JetStream API's among them, each time it applies new claims
-// to the account, and adds them back moments later
-// (updateAccountClaimsWithRefresh): a JetStream request that lands in
-// between finds no responder. After a restart the load guard re-applies a
-// project's claims until the account settles (internal/bus/loadguard.go),
-// and a clean-clone CI run of this test met that window ("acknowledged
-// message 448: nats: no responders available for request"). It is a refusal,
-// not a loss: the message is asked for again, and a real loss still fails.
-func getMsgRetryingNoResponders(t *testing.T, stream jetstream.Stream, seq uint64) (*jetstream.RawStreamMsg, error) {
+// retryNoResponders runs a JetStream request again while its answer is
+// "no responders". nats-server empties an account's service imports, the
+// JetStream API's among them, each time it applies new claims to the
+// account, and adds them back a moment later
+// (updateAccountClaimsWithRefresh): a request landing in between finds no
+// responder. Right after a restart or restore Pocketbus re-signs accounts
+// that loaded at start (journal catch-up, reconcile), so tests that read
+// JetStream then can meet that window; clean-clone CI runs did, twice
+// ("acknowledged message 448: nats: no responders available for
+// request", and a KV bind after a restore). It is a refusal, not a loss:
+// the request is made again, and a real loss still fails.
+func retryNoResponders[T any](t *testing.T, request func() (T, error)) (T, error) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		m, err := stream.GetMsg(lcCtx(t), seq)
+		v, err := request()
 		if !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
-			return m, err
+			return v, err
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
