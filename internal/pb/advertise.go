@@ -1,6 +1,8 @@
 package pb
 
 import (
+	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -19,7 +21,11 @@ func (h *Hub) natsClientURL(e *core.RequestEvent) string {
 	if h.cfg.NATSAdvertise != "" {
 		return h.cfg.NATSAdvertise
 	}
-	raw := h.Plane.ClientURL()
+	p := h.Plane()
+	if p == nil {
+		return ""
+	}
+	raw := p.ClientURL()
 	if h.cfg.NATSURL != "" {
 		return raw // the cluster's URLs, as given
 	}
@@ -45,7 +51,7 @@ func (h *Hub) natsWebSocketURL(e *core.RequestEvent) string {
 	if h.cfg.NATSWSAdvertise != "" {
 		return h.cfg.NATSWSAdvertise
 	}
-	if h.wsURL == "" {
+	if dp := h.running.Load(); dp == nil || dp.wsURL == "" {
 		return ""
 	}
 	scheme, host := appOrigin(e)
@@ -116,13 +122,23 @@ func hostOnly(hostport string) string {
 }
 
 // natsProxy is the handler of GET /nats: the NATS WebSocket endpoint on the
-// app's own origin, a reverse proxy to the embedded listener (wss:// when
-// it has TLS, trusting exactly its certificate) or to --nats-ws-url. nil
-// when there is no WebSocket endpoint.
-func (h *Hub) natsProxy() func(*core.RequestEvent) error {
-	target, err := url.Parse(h.wsURL)
-	if err != nil || h.wsURL == "" {
-		return nil
+// app's own origin, relayed to the running data plane's WebSocket endpoint.
+func (h *Hub) natsProxy(e *core.RequestEvent) error {
+	dp := h.running.Load()
+	if dp == nil || dp.wsProxy == nil {
+		return e.Error(http.StatusServiceUnavailable, "NATS is not running", nil)
+	}
+	dp.wsProxy.ServeHTTP(e.Response, e.Request)
+	return nil
+}
+
+// wsReverseProxy relays requests to a NATS WebSocket endpoint: the embedded
+// listener (wss:// when it has TLS, trusting exactly its certificate, given
+// as tlsConfig) or --nats-ws-url.
+func wsReverseProxy(wsURL string, tlsConfig *tls.Config) (*httputil.ReverseProxy, error) {
+	target, err := url.Parse(wsURL)
+	if err != nil {
+		return nil, fmt.Errorf("NATS WebSocket URL %q: %w", wsURL, err)
 	}
 	// The WebSocket handshake is HTTP; ReverseProxy then relays the
 	// upgraded connection. The request goes to the target URL as it is
@@ -133,13 +149,10 @@ func (h *Hub) natsProxy() func(*core.RequestEvent) error {
 		pr.Out.Host = target.Host
 		pr.SetXForwarded()
 	}}
-	if h.wsProxyTLS != nil {
+	if tlsConfig != nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = h.wsProxyTLS
+		tr.TLSClientConfig = tlsConfig
 		proxy.Transport = tr
 	}
-	return func(e *core.RequestEvent) error {
-		proxy.ServeHTTP(e.Response, e.Request)
-		return nil
-	}
+	return proxy, nil
 }

@@ -29,9 +29,10 @@ func (h *Hub) bindBackups(app core.App) {
 			e.App.Logger().Warn("backup holds the NATS operator and system account seeds unencrypted; start serve with --encryptionEnv to encrypt them",
 				"backup", e.Name, "seeds", operatorDir(e.App))
 		}
-		srv, ok := h.Plane.(*bus.Server)
+		plane := h.Plane()
+		srv, ok := plane.(*bus.Server)
 		if !ok {
-			if h.Plane != nil {
+			if plane != nil {
 				e.App.Logger().Info("backup holds the database only: JetStream data lives on the external NATS cluster", "backup", e.Name)
 			}
 			return e.Next()
@@ -52,15 +53,16 @@ func (h *Hub) bindBackups(app core.App) {
 
 	app.OnBackupRestore().BindFunc(func(e *core.BackupEvent) error {
 		e.Exclude = append(e.Exclude, tenancy.JournalDir)
-		if h.Plane == nil {
+		plane := h.Plane()
+		if plane == nil {
 			return e.Next()
 		}
-		if srv, ok := h.Plane.(*bus.Server); ok && !within(e.App.DataDir(), srv.StoreDir()) {
+		if srv, ok := plane.(*bus.Server); ok && !within(e.App.DataDir(), srv.StoreDir()) {
 			return fmt.Errorf("the JetStream store %s is outside the data dir %s; a restore cannot replace it", srv.StoreDir(), e.App.DataDir())
 		}
 		// Nothing may write into the store the restore puts in place; on
 		// success the process re-executes and starts NATS on it.
-		h.Plane.Shutdown()
+		plane.Shutdown()
 		if err := e.Next(); err != nil {
 			e.App.Logger().Error("restore failed; starting NATS again on the current data", "error", err)
 			if serr := h.startDataPlane(e.App); serr != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -152,5 +153,45 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	mustConnect(t, inst.NATSURL, u.issue(pid, nil))
 	if p := u.must(200, "GET", "/api/collections/projects/records/"+pid, nil); p["revoked_before"] == "" {
 		t.Fatalf("the project was not rotated: %v", p)
+	}
+}
+
+// A restore that fails (here: a file that is not a zip) starts NATS again
+// on the current data. With ports picked at random it listens elsewhere
+// than before, and everything that points at it must follow: the info
+// route, /api/health and the /nats proxy, which used to keep relaying to
+// the stopped server's WebSocket port.
+func TestFailedRestoreStartsNATSAgain(t *testing.T) {
+	inst := startInstance(t, "")
+	su := superuser(t, inst)
+	u := signUp(t, inst, "Frs")
+	pid := u.createProject(u.MyGroup, "survives")["id"].(string)
+	cred := u.issue(pid, nil)
+	mustConnect(t, inst.NATSURL, cred)
+
+	if err := os.MkdirAll(filepath.Join(inst.dir, "backups"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(inst.dir, "backups", "broken.zip"), []byte("not a zip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := inst.NATSURL
+	su.must(204, "POST", "/api/backups/broken.zip/restore", nil)
+	inst.waitRestarted(t, old) // NATS on a new port, in the same process
+
+	if resp, err := http.Get(inst.URL + "/api/health"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/api/health after the failed restore: %v %v", resp, err)
+	}
+	mustConnect(t, inst.NATSURL, cred) // the data and the credential are as they were
+	tok := u.must(200, "POST", "/api/pocketbus/projects/"+pid+"/token", nil)
+	nc, err := nats.Connect(tok["ws_url"].(string), nats.UserJWTAndSeed(tok["jwt"].(string), tok["seed"].(string)), nats.NoReconnect())
+	if err != nil {
+		t.Fatalf("connect through /nats after NATS started again: %v", err)
+	}
+	nc.Close()
+	// One process (PocketBase's banner once), NATS started twice: the
+	// restore failed and did not re-execute.
+	if out := inst.logs(); strings.Count(out, "REST API:") != 1 || strings.Count(out, "NATS listening on") != 2 {
+		t.Fatalf("the restore did not fail as the test means it to: %s", out)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math"
+	"net/http/httputil"
 	"net/url"
 	"os"
+	"sync/atomic"
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
@@ -18,13 +20,50 @@ import (
 // serving, the NATS data plane (the embedded server or an external cluster).
 type Hub struct {
 	Tenancy *tenancy.Tenancy
-	Plane   bus.DataPlane // nil until serve starts it
 	cfg     *Config
-	// The NATS WebSocket endpoint proxied at /nats: the embedded server's
-	// listener, or --nats-ws-url with an external cluster ("" = none), and
-	// the TLS config to reach it (embedded with TLS: its own certificate).
-	wsURL      string
-	wsProxyTLS *tls.Config
+	// What serve runs, nil until it starts. Replaced whole when a failed
+	// restore starts NATS again (on new ports where they were 0), while
+	// requests are being served: handlers load it once and use that.
+	running atomic.Pointer[dataPlane]
+}
+
+// dataPlane is the running NATS data plane (the embedded server or an
+// external cluster) with the WebSocket endpoint that /nats proxies to: the
+// embedded server's listener, or --nats-ws-url ("" = none).
+type dataPlane struct {
+	bus.DataPlane
+	wsURL   string
+	wsProxy *httputil.ReverseProxy // nil when wsURL is ""
+}
+
+// Plane is the running data plane, nil before serve starts it.
+func (h *Hub) Plane() bus.DataPlane {
+	if p := h.running.Load(); p != nil {
+		return p.DataPlane
+	}
+	return nil
+}
+
+// embedded is the running embedded server, nil with an external cluster
+// or before serve starts NATS.
+func (h *Hub) embedded() *bus.Server {
+	srv, _ := h.Plane().(*bus.Server)
+	return srv
+}
+
+// run makes p the running data plane, with /nats proxying to wsURL (TLS:
+// the config to reach it, e.g. the embedded listener's own certificate).
+func (h *Hub) run(p bus.DataPlane, wsURL string, wsTLS *tls.Config) error {
+	dp := &dataPlane{DataPlane: p, wsURL: wsURL}
+	if wsURL != "" {
+		proxy, err := wsReverseProxy(wsURL, wsTLS)
+		if err != nil {
+			return err
+		}
+		dp.wsProxy = proxy
+	}
+	h.running.Store(dp)
+	return nil
 }
 
 // Bind registers every Pocketbus hook on app. This is the one place where the
@@ -137,8 +176,8 @@ func Bind(app core.App, cfg *Config) *Hub {
 
 	// Runs after PocketBase has stopped HTTP and before the database closes.
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
-		if h.Plane != nil {
-			h.Plane.Shutdown()
+		if p := h.Plane(); p != nil {
+			p.Shutdown()
 		}
 		return e.Next()
 	})
@@ -178,14 +217,17 @@ func (h *Hub) startDataPlane(app core.App) error {
 	if err != nil {
 		return fmt.Errorf("starting NATS: %w", err)
 	}
-	h.Plane = srv
-	h.wsURL, h.wsProxyTLS = srv.WebsocketProxyTarget()
+	wsURL, wsTLS := srv.WebsocketProxyTarget()
+	if err := h.run(srv, wsURL, wsTLS); err != nil {
+		srv.Shutdown()
+		return err
+	}
 	h.Tenancy.SetDataPlane(srv, srv.JetStreamTotals)
-	if err := h.reconcile(app); err != nil {
+	if err := h.reconcile(app, srv); err != nil {
 		return err
 	}
 	fmt.Printf("NATS listening on %s\n", srv.ClientURL())
-	if h.wsURL != "" {
+	if wsURL != "" {
 		fmt.Printf("NATS WebSocket listening on %s (and /nats on the HTTP port)\n", srv.WebsocketURL())
 	}
 	if u := srv.MonitorURL(); u != "" {
@@ -207,7 +249,10 @@ func (h *Hub) connectCluster(app core.App) error {
 	if err != nil {
 		return err
 	}
-	h.Plane, h.wsURL = cl, h.cfg.NATSWSURL
+	if err := h.run(cl, h.cfg.NATSWSURL, nil); err != nil {
+		cl.Shutdown()
+		return err
+	}
 	var totals func() (int64, int64)
 	if h.cfg.MaxMemory > 0 || h.cfg.MaxDisk > 0 {
 		mem, disk := h.cfg.MaxMemory, h.cfg.MaxDisk
@@ -220,7 +265,7 @@ func (h *Hub) connectCluster(app core.App) error {
 		totals = func() (int64, int64) { return mem, disk }
 	}
 	h.Tenancy.SetDataPlane(cl, totals)
-	if err := h.reconcile(app); err != nil {
+	if err := h.reconcile(app, cl); err != nil {
 		return err
 	}
 	// The cluster may have missed pushes (a crash between a commit and its
@@ -235,18 +280,18 @@ func (h *Hub) connectCluster(app core.App) error {
 		app.Logger().Info("pushed every project account to the NATS cluster", "accounts", n)
 	}()
 	fmt.Printf("NATS cluster at %s (Pocketbus is its control plane)\n", cl.ClientURL())
-	if h.wsURL != "" {
-		fmt.Printf("NATS WebSocket at %s (proxied at /nats on the HTTP port)\n", h.wsURL)
+	if u := h.cfg.NATSWSURL; u != "" {
+		fmt.Printf("NATS WebSocket at %s (proxied at /nats on the HTTP port)\n", u)
 	}
 	return nil
 }
 
 // reconcile repairs what a crash left between the database and NATS, and
 // says so on the console as well as in the logs.
-func (h *Hub) reconcile(app core.App) error {
+func (h *Hub) reconcile(app core.App, plane bus.DataPlane) error {
 	caught, err := h.Tenancy.CatchUpJournal(app)
 	if err != nil {
-		h.Plane.Shutdown()
+		plane.Shutdown()
 		return fmt.Errorf("catching up with the credential journal: %w", err)
 	}
 	if caught.Replayed > 0 || caught.Rotated > 0 {
@@ -254,9 +299,9 @@ func (h *Hub) reconcile(app core.App) error {
 			"replayed_entries", caught.Replayed, "rotated_projects", caught.Rotated)
 		fmt.Printf("Credential journal: re-applied %d entries the database lost, rotated %d projects\n", caught.Replayed, caught.Rotated)
 	}
-	repairs, err := h.Tenancy.Reconcile(app, h.Plane)
+	repairs, err := h.Tenancy.Reconcile(app, plane)
 	if err != nil {
-		h.Plane.Shutdown()
+		plane.Shutdown()
 		return fmt.Errorf("reconciling projects with NATS: %w", err)
 	}
 	if len(repairs.Resigned)+len(repairs.RemovedOrphan) > 0 {

@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/pocketbus/pocketbus/internal/bus"
 	"github.com/pocketbus/pocketbus/internal/tenancy"
 )
 
@@ -197,8 +196,8 @@ func (c *natsCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *natsCollector) Collect(ch chan<- prometheus.Metric) {
-	srv, ok := c.hub.Plane.(*bus.Server)
-	if !ok || srv == nil || srv.Ready() != nil {
+	srv := c.hub.embedded()
+	if srv == nil || srv.Ready() != nil {
 		return
 	}
 	ns := srv.NATS()

@@ -19,7 +19,6 @@ import (
 	"github.com/pocketbase/pocketbase/tools/osutils"
 	"github.com/pocketbase/pocketbase/ui"
 
-	"github.com/pocketbus/pocketbus/internal/bus"
 	"github.com/pocketbus/pocketbus/internal/tenancy"
 )
 
@@ -129,7 +128,7 @@ func (o *ops) onServe(se *core.ServeEvent) error {
 // for the accounts that load first, and the others get no JetStream.
 func (o *ops) warnOvercommit(app core.App) {
 	maxMem, maxDisk := o.cfg.MaxMemory, o.cfg.MaxDisk
-	if srv, ok := o.hub.Plane.(*bus.Server); ok {
+	if srv := o.hub.embedded(); srv != nil {
 		maxMem, maxDisk = srv.JetStreamTotals()
 	}
 	var mem, disk int64
@@ -167,10 +166,11 @@ func (o *ops) health(e *core.RequestEvent) error {
 
 // natsReady is nil when the data plane can serve clients.
 func (h *Hub) natsReady() error {
-	if h.Plane == nil {
+	p := h.Plane()
+	if p == nil {
 		return errors.New("not started")
 	}
-	if r, ok := h.Plane.(interface{ Ready() error }); ok {
+	if r, ok := p.(interface{ Ready() error }); ok {
 		return r.Ready()
 	}
 	return nil

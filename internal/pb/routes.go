@@ -43,8 +43,8 @@ func registerRoutes(se *core.ServeEvent, h *Hub) {
 	api.DELETE("/exports/{id}", h.deleteExport)
 
 	// Browsers reach NATS over WebSocket on the app's own origin.
-	if proxy := h.natsProxy(); proxy != nil {
-		r.GET("/nats", proxy)
+	if dp := h.running.Load(); dp != nil && dp.wsURL != "" {
+		r.GET("/nats", h.natsProxy)
 	}
 	// Monitoring paths and /api/health's NATS check: ops.go.
 
@@ -110,7 +110,7 @@ func (h *Hub) projectStats(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	st, err := h.Plane.AccountStats(project.GetString("account"))
+	st, err := h.Plane().AccountStats(project.GetString("account"))
 	if err != nil {
 		return err
 	}
@@ -129,8 +129,9 @@ func (h *Hub) groupStats(e *core.RequestEvent) error {
 		return err
 	}
 	out := make(map[string]any, len(projects))
+	plane := h.Plane()
 	for _, p := range projects {
-		st, err := h.Plane.AccountStats(p.GetString("account"))
+		st, err := plane.AccountStats(p.GetString("account"))
 		if err != nil {
 			return err
 		}
