@@ -2,11 +2,13 @@ package tenancy
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -80,13 +82,8 @@ func OpenJournal(dataDir string) (*Journal, error) {
 	case err != nil:
 		return nil, fmt.Errorf("credential journal: %w", err)
 	default:
-		entries, id, err := readJournal(j.path)
-		if err != nil {
+		if j.id, j.seq, err = journalTail(j.path); err != nil {
 			return nil, err
-		}
-		j.id = id
-		if n := len(entries); n > 0 {
-			j.seq = entries[n-1].Seq
 		}
 	}
 	if j.f, err = os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
@@ -95,36 +92,82 @@ func OpenJournal(dataDir string) (*Journal, error) {
 	return j, nil
 }
 
-// readJournal reads the header and every complete entry (a line cut short
-// by a crash is ignored).
-func readJournal(path string) ([]journalEntry, string, error) {
+// A start reads only the journal's header and its tail (journalTail); the
+// whole journal is read only when the database is behind it (after a
+// restore or a crash between an entry and its commit), one entry at a time
+// (scanJournal). Reading it whole at every start cost 2.4 s and 894 MB of
+// allocations at 1M entries (152 MB).
+
+// tailWindow is how much of the journal's end journalTail reads: many
+// entries (~150 bytes each), so the last complete one is in it.
+const tailWindow = 64 << 10
+
+// journalTail reads the journal's id and the sequence of its last complete
+// entry (a line cut short by a crash is ignored).
+func journalTail(path string) (id string, seq int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("credential journal: %w", err)
+		return "", 0, fmt.Errorf("credential journal: %w", err)
+	}
+	defer f.Close()
+	header, err := bufio.NewReader(f).ReadBytes('\n')
+	var h journalHeader
+	if err != nil || json.Unmarshal(header, &h) != nil || h.Journal == "" {
+		return "", 0, fmt.Errorf("credential journal %s: no header", path)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return "", 0, fmt.Errorf("credential journal: %w", err)
+	}
+	from := max(int64(len(header)), st.Size()-tailWindow)
+	tail := make([]byte, st.Size()-from)
+	if _, err := f.ReadAt(tail, from); err != nil && !errors.Is(err, io.EOF) {
+		return "", 0, fmt.Errorf("credential journal: %w", err)
+	}
+	lines := bytes.Split(tail, []byte("\n"))
+	if from > int64(len(header)) {
+		lines = lines[1:] // the window starts inside a line
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		var e journalEntry
+		if json.Unmarshal(lines[i], &e) == nil && e.Seq > 0 {
+			return h.Journal, e.Seq, nil
+		}
+	}
+	if from > int64(len(header)) {
+		// No complete entry at the end of a long journal: not written by
+		// this code. Read it all rather than guess.
+		err := scanJournal(path, func(e journalEntry) error { seq = e.Seq; return nil })
+		return h.Journal, seq, err
+	}
+	return h.Journal, 0, nil
+}
+
+// scanJournal calls fn with every complete entry in order (a line cut short
+// by a crash is skipped).
+func scanJournal(path string, fn func(journalEntry) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("credential journal: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var id string
-	var entries []journalEntry
 	for first := true; sc.Scan(); first = false {
 		if first {
-			var h journalHeader
-			if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.Journal == "" {
-				return nil, "", fmt.Errorf("credential journal %s: no header", path)
-			}
-			id = h.Journal
-			continue
+			continue // the header (journalTail checks it)
 		}
 		var e journalEntry
 		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Seq > 0 {
-			entries = append(entries, e)
+			if err := fn(e); err != nil {
+				return err
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, "", fmt.Errorf("credential journal %s: %w", path, err)
+		return fmt.Errorf("credential journal %s: %w", path, err)
 	}
-	return entries, id, nil
+	return nil
 }
 
 // Close closes the journal file.
@@ -213,19 +256,25 @@ func (t *Tenancy) CatchUpJournal(app core.App) (JournalCatchUp, error) {
 			out.Adopted = true
 		case dbID == j.id:
 			j.mu.Lock()
-			entries, _, err := readJournal(j.path)
+			upTo := j.seq
 			j.mu.Unlock()
-			if err != nil {
-				return err
+			if dbSeq >= upTo {
+				break // the usual start: nothing to read
 			}
-			for _, e := range entries {
-				if e.Seq <= dbSeq {
-					continue
-				}
-				if err := t.replay(tx, e); err != nil {
-					return err
+			// Up to upTo: routes are not served at a start, but they are
+			// when a failed restore starts NATS again. An entry whose
+			// transaction has not committed yet then reads as "issued, not
+			// listed" and its key is revoked: the safe direction, for a
+			// credential issued in that moment.
+			err := scanJournal(j.path, func(e journalEntry) error {
+				if e.Seq <= dbSeq || e.Seq > upTo {
+					return nil
 				}
 				out.Replayed++
+				return t.replay(tx, e)
+			})
+			if err != nil {
+				return err
 			}
 		default:
 			var ids []string
