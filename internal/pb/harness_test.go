@@ -87,7 +87,10 @@ func shared(t *testing.T) *instance {
 			sharedErr = err
 			return
 		}
-		sharedInst, sharedErr = launch(dir, "--nats-max-memory", "2G", "--nats-max-disk", "20G")
+		// Totals far above what the tests store (nats-server takes them as
+		// given): every test adds projects to this one server, and a
+		// `go test -count=3` ran out of the 20G it had before.
+		sharedInst, sharedErr = launch(dir, "--nats-max-memory", "64G", "--nats-max-disk", "1T")
 	})
 	if sharedErr != nil {
 		t.Fatalf("starting shared server: %v", sharedErr)
