@@ -222,6 +222,20 @@ func (g *loadGuard) snapshot() []loadSnapshot {
 	return out
 }
 
+// returned lists the accounts a Fetch returned a JWT for that no Fetch is
+// reading now: each is registered, or being built to be (its G pending).
+func (g *loadGuard) returned() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []string
+	for pub, e := range g.entries {
+		if e.reading == 0 && len(e.fetched) > 0 {
+			out = append(out, pub)
+		}
+	}
+	return out
+}
+
 // drop removes an entry unless it changed since the snapshot at gen.
 func (g *loadGuard) drop(pub string, gen uint64) {
 	g.mu.Lock()
