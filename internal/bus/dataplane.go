@@ -33,10 +33,6 @@ type AccountPublisher interface {
 	// itself and serialises per account, so concurrent calls cannot apply
 	// an older JWT last. Idempotent.
 	SyncAccount(pub string) error
-	// UpdateAccount applies this JWT (if the account is loaded; embedded:
-	// otherwise it is fetched lazily from the Source). Prefer SyncAccount:
-	// a caller's token may be older than the committed one.
-	UpdateAccount(pub, token string) error
 	// DeleteAccount closes the account's connections, deletes its JetStream
 	// data and makes it unusable, whatever the Source says. Prefer
 	// SyncAccount after the delete commits.

@@ -33,7 +33,7 @@ import (
 //	   with it or, when a concurrent first load registered it already,
 //	   applies it to the registered account
 //	C  a change commits in the Source
-//	S  SyncAccount (or UpdateAccount/DeleteAccount): under the account's
+//	S  SyncAccount (or DeleteAccount): under the account's
 //	   lock, marks an existing entry for a check, then pushes if loaded
 //	W  the watcher checks an entry once the account is registered and no
 //	   Fetch of it is between M and E: if an S touched the entry or its

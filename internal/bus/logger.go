@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-
-	"github.com/nats-io/nats-server/v2/server"
 )
 
 // slogLogger routes nats-server's printf-style logging into slog, one
@@ -40,9 +38,6 @@ type foldedRecord struct {
 	msg   string
 	attrs []any
 }
-
-// NewSlogLogger adapts l to nats-server's Logger interface.
-func NewSlogLogger(l *slog.Logger) server.Logger { return newSlogLogger(l, nil) }
 
 func newSlogLogger(l *slog.Logger, onFatal func(string)) *slogLogger {
 	return &slogLogger{l: l, onFatal: onFatal}

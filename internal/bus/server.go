@@ -302,19 +302,6 @@ func (s *Server) syncLocked(pub string) error {
 	}
 }
 
-// UpdateAccount applies token if the account is loaded. Prefer SyncAccount.
-func (s *Server) UpdateAccount(pub, token string) error {
-	if err := s.projectAccount(pub); err != nil {
-		return err
-	}
-	defer s.locks.lock(pub)()
-	s.loads.touch(pub)
-	if !s.IsLoaded(pub) {
-		return nil
-	}
-	return s.pushLocked(pub, token)
-}
-
 // DeleteAccount applies a tombstone JWT (which closes every connection,
 // revokes every user and stops the account's JetStream) and then removes the
 // account's JetStream directory, whatever the Source holds.
