@@ -20,8 +20,8 @@ import (
 //     they are folded into one record with the values as attributes.
 //   - Errors about one client connection ("ip:port - cid:N - ...") are
 //     warnings: the client did something wrong, the server is fine. The
-//     authentication error line is debug: authLogger logs each failure
-//     with its account, user and reason instead.
+//     authentication error line is debug: logAuthFailures logs each
+//     failure with its account, user and reason instead.
 //   - Fatalf does not exit (nats-server's own logger does); the first
 //     fatal message is handed to onFatal so that Start can fail at once
 //     with the real cause instead of waiting for readiness.
