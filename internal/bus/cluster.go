@@ -118,13 +118,6 @@ func (c *Cluster) SyncAccount(pub string) error {
 	}
 }
 
-// UpdateAccount pushes this JWT to every full resolver of the cluster.
-// Prefer SyncAccount.
-func (c *Cluster) UpdateAccount(pub, token string) error {
-	defer c.locks.lock(pub)()
-	return c.push(pub, token)
-}
-
 // push sends a JWT to every full resolver. Any resolver's error fails the
 // call; at least one must confirm.
 func (c *Cluster) push(pub, token string) error {

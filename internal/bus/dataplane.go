@@ -33,10 +33,6 @@ type AccountPublisher interface {
 	// itself and serialises per account, so concurrent calls cannot apply
 	// an older JWT last. Idempotent.
 	SyncAccount(pub string) error
-	// UpdateAccount applies this JWT (if the account is loaded; embedded:
-	// otherwise it is fetched lazily from the Source). Prefer SyncAccount:
-	// a caller's token may be older than the committed one.
-	UpdateAccount(pub, token string) error
 	// DeleteAccount closes the account's connections, deletes its JetStream
 	// data and makes it unusable, whatever the Source says. Prefer
 	// SyncAccount after the delete commits.
@@ -45,8 +41,10 @@ type AccountPublisher interface {
 
 // accountLocks serialise the pushes of one account: the last push then
 // always carries the latest commit. Striped, so memory does not grow with
-// the number of accounts; two accounts sharing a stripe only wait for each
-// other.
+// the number of accounts: a stripe is shared by about 1/64 of all
+// accounts, so a slow sync or settle of one account (a Source read, a push
+// waiting up to 5 s for its answer) holds up syncs of every other account
+// on its stripe, and PauseJetStream holds all of them.
 type accountLocks [64]sync.Mutex
 
 // lockAll takes every stripe, in order: nothing syncs any account until

@@ -75,8 +75,7 @@
 // state itself, under a per-account lock, so concurrent syncs cannot apply
 // an older JWT last, and converges: the JWT applied to a loaded account, or,
 // when the Source no longer knows the account, the account deleted. It is
-// idempotent. UpdateAccount and DeleteAccount remain for callers that have
-// not moved to it.
+// idempotent.
 //
 // How account states are realised:
 //   - Disabled: the account JWT gets Limits.Conn = 0 (and leaf = 0).

@@ -67,12 +67,23 @@ func testLogger() *slog.Logger {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvSource(t, nil)
+}
+
+// newEnvSource is newEnv with the server reading the test's projects table
+// through wrap (nil: directly).
+func newEnvSource(t testing.TB, wrap func(*mapSource) AccountSource) *env {
+	t.Helper()
 	e := &env{t: t, src: &mapSource{m: map[string]string{}}, opDir: t.TempDir()}
 	op, err := LoadOrCreateOperator(e.opDir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.op = op
+	var src AccountSource = e.src
+	if wrap != nil {
+		src = wrap(e.src)
+	}
 	e.cfg = Config{
 		StoreDir:  t.TempDir(),
 		Listen:    "127.0.0.1:0",
@@ -80,7 +91,7 @@ func newEnv(t testing.TB) *env {
 		MaxMemory: testServerMem,
 		MaxDisk:   testServerDisk,
 		Logger:    testLogger(),
-		Source:    e.src,
+		Source:    src,
 	}
 	e.start()
 	t.Cleanup(func() { e.srv.Shutdown() })

@@ -52,16 +52,11 @@ func BenchmarkAccountLoad(b *testing.B) {
 	clients := envInt("BUS_LOAD_CLIENTS", 8)
 	for range b.N {
 		b.StopTimer()
-		e := newEnv(b)
-		// Room for every account's reservation, as in the product bench.
-		e.cfg.MaxMemory, e.cfg.MaxDisk = 1<<50, 1<<55
-		e.srv.Shutdown()
-		e.start()
-		limits := Limits{MaxConnections: 1000, MaxPayload: 1 << 20, JSMaxMemory: 16 << 20, JSMaxDisk: 256 << 20, JSMaxStreams: 100, JSMaxConsumers: 1000}
+		e := newLoadBenchEnv(b)
 		users := make([]IssuedUser, n)
 		for i := range n {
 			id := fmt.Sprintf("load%06d", i)
-			pub, token, err := e.op.AccountJWT(Account{ProjectID: id, Limits: limits})
+			pub, token, err := e.op.AccountJWT(Account{ProjectID: id, Limits: loadBenchLimits})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -73,32 +68,9 @@ func BenchmarkAccountLoad(b *testing.B) {
 		var perBatch []time.Duration
 		for start := 0; start < n; start += batch {
 			end := min(start+batch, n)
-			next := make(chan int)
-			var wg sync.WaitGroup
-			var errOnce sync.Once
-			var firstErr error
 			t0 := time.Now()
-			for range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range next {
-						nc, err := nats.Connect(url, nats.UserJWTAndSeed(users[i].JWT, users[i].Seed), nats.Timeout(30*time.Second))
-						if err != nil {
-							errOnce.Do(func() { firstErr = err })
-							continue
-						}
-						nc.Close()
-					}
-				}()
-			}
-			for i := start; i < end; i++ {
-				next <- i
-			}
-			close(next)
-			wg.Wait()
-			if firstErr != nil {
-				b.Fatal(firstErr)
+			if err := connectEach(url, users[start:end], clients); err != nil {
+				b.Fatal(err)
 			}
 			d := time.Since(t0) / time.Duration(end-start)
 			perBatch = append(perBatch, d)
@@ -115,6 +87,46 @@ func BenchmarkAccountLoad(b *testing.B) {
 		e.srv.Shutdown()
 		b.StartTimer()
 	}
+}
+
+// loadBenchLimits are the load benchmarks' accounts' limits.
+var loadBenchLimits = Limits{MaxConnections: 1000, MaxPayload: 1 << 20, JSMaxMemory: 16 << 20, JSMaxDisk: 256 << 20, JSMaxStreams: 100, JSMaxConsumers: 1000}
+
+// newLoadBenchEnv is a server with room for every account's JetStream
+// reservation, as in the product bench.
+func newLoadBenchEnv(b *testing.B) *env {
+	e := newEnv(b)
+	e.cfg.MaxMemory, e.cfg.MaxDisk = 1<<50, 1<<55
+	e.srv.Shutdown()
+	e.start()
+	return e
+}
+
+// connectEach loads the users' accounts: one connect per user, closed once
+// it succeeds, clients at a time. It returns the first connect error.
+func connectEach(url string, users []IssuedUser, clients int) error {
+	next := make(chan IssuedUser)
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var firstErr error
+	for range clients {
+		wg.Go(func() {
+			for u := range next {
+				nc, err := nats.Connect(url, nats.UserJWTAndSeed(u.JWT, u.Seed), nats.Timeout(30*time.Second))
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					continue
+				}
+				nc.Close()
+			}
+		})
+	}
+	for _, u := range users {
+		next <- u
+	}
+	close(next)
+	wg.Wait()
+	return firstErr
 }
 
 func envInt(name string, def int) int {

@@ -33,7 +33,7 @@ import (
 //	   with it or, when a concurrent first load registered it already,
 //	   applies it to the registered account
 //	C  a change commits in the Source
-//	S  SyncAccount (or UpdateAccount/DeleteAccount): under the account's
+//	S  SyncAccount (or DeleteAccount): under the account's
 //	   lock, marks an existing entry for a check, then pushes if loaded
 //	W  the watcher checks an entry once the account is registered and no
 //	   Fetch of it is between M and E: if an S touched the entry or its
@@ -218,6 +218,20 @@ func (g *loadGuard) snapshot() []loadSnapshot {
 			sn.fetched = slices.Clone(e.fetched)
 		}
 		out = append(out, sn)
+	}
+	return out
+}
+
+// returned lists the accounts a Fetch returned a JWT for that no Fetch is
+// reading now: each is registered, or being built to be (its G pending).
+func (g *loadGuard) returned() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []string
+	for pub, e := range g.entries {
+		if e.reading == 0 && len(e.fetched) > 0 {
+			out = append(out, pub)
+		}
 	}
 	return out
 }

@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-
-	"github.com/nats-io/nats-server/v2/server"
 )
 
 // slogLogger routes nats-server's printf-style logging into slog, one
@@ -22,8 +20,8 @@ import (
 //     they are folded into one record with the values as attributes.
 //   - Errors about one client connection ("ip:port - cid:N - ...") are
 //     warnings: the client did something wrong, the server is fine. The
-//     authentication error line is debug: authLogger logs each failure
-//     with its account, user and reason instead.
+//     authentication error line is debug: logAuthFailures logs each
+//     failure with its account, user and reason instead.
 //   - Fatalf does not exit (nats-server's own logger does); the first
 //     fatal message is handed to onFatal so that Start can fail at once
 //     with the real cause instead of waiting for readiness.
@@ -40,9 +38,6 @@ type foldedRecord struct {
 	msg   string
 	attrs []any
 }
-
-// NewSlogLogger adapts l to nats-server's Logger interface.
-func NewSlogLogger(l *slog.Logger) server.Logger { return newSlogLogger(l, nil) }
 
 func newSlogLogger(l *slog.Logger, onFatal func(string)) *slogLogger {
 	return &slogLogger{l: l, onFatal: onFatal}

@@ -77,13 +77,20 @@ func TestReplyEscapeClosed(t *testing.T) {
 	nothing(t, shutdown, 300*time.Millisecond, "reply escape to admin.shutdown")
 	violation(t, w, "Publish", "admin.shutdown")
 
-	// A JetStream API request as the reply subject: nats-server itself
-	// refuses $JS.* reply subjects from clients; this pins that it stays so.
+	// A JetStream API request as the reply subject. The stream surviving
+	// proves little here: without allow_responses the answer is a publish
+	// outside app.> (and into the $JS.> this credential is denied), refused
+	// whatever nats-server does with the reply subject. What this pins is
+	// nats-server's own refusal of a client publish carrying a $JS. reply
+	// (isReservedReply), the violation below; TestAllowResponses checks
+	// the stream survives where the response permission would let the
+	// answer through.
 	nc.PublishMsg(&nats.Msg{Subject: "app.loop", Reply: "$JS.API.STREAM.DELETE.VICTIM", Data: []byte("req")})
 	if m, err := loop.NextMsg(300 * time.Millisecond); err == nil {
 		m.Respond(nil)
 	}
 	nc.Flush()
+	violationText(t, w, `Permissions Violation for Publish with Reply of "$JS.API.STREAM.DELETE.VICTIM"`)
 	time.Sleep(100 * time.Millisecond)
 	if _, err := freeJS.Stream(c, "VICTIM"); err != nil {
 		t.Fatalf("stream VICTIM: %v", err)

@@ -302,19 +302,6 @@ func (s *Server) syncLocked(pub string) error {
 	}
 }
 
-// UpdateAccount applies token if the account is loaded. Prefer SyncAccount.
-func (s *Server) UpdateAccount(pub, token string) error {
-	if err := s.projectAccount(pub); err != nil {
-		return err
-	}
-	defer s.locks.lock(pub)()
-	s.loads.touch(pub)
-	if !s.IsLoaded(pub) {
-		return nil
-	}
-	return s.pushLocked(pub, token)
-}
-
 // DeleteAccount applies a tombstone JWT (which closes every connection,
 // revokes every user and stops the account's JetStream) and then removes the
 // account's JetStream directory, whatever the Source holds.
@@ -337,15 +324,10 @@ func (s *Server) projectAccount(pub string) error {
 // pushLocked applies a JWT through $SYS.REQ.ACCOUNT.<pub>.CLAIMS.UPDATE, the
 // same wire protocol a cluster uses: the server applies it synchronously
 // when the account is loaded (closing revoked or excess connections before
-// it answers) and skips it otherwise.
+// it answers) and skips it otherwise. The server decodes the JWT and checks
+// that it is pub's before anything else, loaded or not, and answers an
+// error that is returned here.
 func (s *Server) pushLocked(pub, token string) error {
-	ac, err := jwt.DecodeAccountClaims(token)
-	if err != nil {
-		return fmt.Errorf("bus: account jwt: %w", err)
-	}
-	if ac.Subject != pub {
-		return fmt.Errorf("bus: account jwt is for %s, not %s", ac.Subject, pub)
-	}
 	msg, err := s.sys.Request(fmt.Sprintf("$SYS.REQ.ACCOUNT.%s.CLAIMS.UPDATE", pub), []byte(token), 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("bus: push account claims: %w", err)

@@ -603,3 +603,28 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A JWT that does not decode, or that is another account's, is refused by
+// the push with the server's own error, whether the account is loaded or
+// not.
+func TestPushRefusesBadJWT(t *testing.T) {
+	e := newEnv(t)
+	pub := e.project("p")
+	_, otherJWT, err := e.op.AccountJWT(Account{ProjectID: "q", Limits: defaultTestLimits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unloaded, _, err := e.op.AccountJWT(Account{ProjectID: "r", Limits: defaultTestLimits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.connect(e.user(UserSpec{ProjectID: "p", Name: "u"}))
+	for _, target := range []string{pub, unloaded} {
+		for _, token := range []string{"not a jwt", otherJWT} {
+			err := e.srv.pushLocked(target, token)
+			if err == nil || !strings.Contains(err.Error(), "jwt update resulted in error") {
+				t.Errorf("push of a bad JWT to %s (loaded %v): %v", target[:8], e.srv.IsLoaded(target), err)
+			}
+		}
+	}
+}

@@ -2,11 +2,8 @@ package bus
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
 )
 
 // BenchmarkAccountLoadWithShares measures what exports and imports (SPEC §3
@@ -22,17 +19,13 @@ func BenchmarkAccountLoadWithShares(b *testing.B) {
 	batch := envInt("BUS_SHARE_BATCH", 250)
 	for range b.N {
 		b.StopTimer()
-		e := newEnv(b)
-		e.cfg.MaxMemory, e.cfg.MaxDisk = 1<<50, 1<<55
-		e.srv.Shutdown()
-		e.start()
-		limits := Limits{MaxConnections: 1000, MaxPayload: 1 << 20, JSMaxMemory: 16 << 20, JSMaxDisk: 256 << 20, JSMaxStreams: 100, JSMaxConsumers: 1000}
+		e := newLoadBenchEnv(b)
 		mk := func(prefix string, shares bool) []IssuedUser {
 			users := make([]IssuedUser, n)
 			var exporter string
 			for i := range n {
 				id := fmt.Sprintf("%s%06d", prefix, i)
-				a := Account{ProjectID: id, Limits: limits}
+				a := Account{ProjectID: id, Limits: loadBenchLimits}
 				if shares && i%2 == 0 {
 					a.Exports = []Share{{Subject: "orders.>"}, {Subject: "time.now", Service: true}}
 				}
@@ -54,26 +47,10 @@ func BenchmarkAccountLoadWithShares(b *testing.B) {
 		plain, shared := mk("plain", false), mk("share", true)
 		url := e.srv.ClientURL()
 		load := func(users []IssuedUser, from, to int) time.Duration {
-			next := make(chan int)
-			var wg sync.WaitGroup
 			t0 := time.Now()
-			for range 8 {
-				wg.Go(func() {
-					for i := range next {
-						nc, err := nats.Connect(url, nats.UserJWTAndSeed(users[i].JWT, users[i].Seed), nats.Timeout(30*time.Second))
-						if err != nil {
-							b.Error(err)
-							continue
-						}
-						nc.Close()
-					}
-				})
+			if err := connectEach(url, users[from:to], 8); err != nil {
+				b.Error(err)
 			}
-			for i := from; i < to; i++ {
-				next <- i
-			}
-			close(next)
-			wg.Wait()
 			return time.Since(t0) / time.Duration(to-from)
 		}
 		b.StartTimer()

@@ -93,34 +93,16 @@ func subjectProblem(s string) string {
 }
 
 // covers reports whether deny matches every subject that subject matches
-// (NATS wildcards: "*" one token, ">" one or more trailing tokens). A queue
-// permission is compared by its subject; a deny entry with a queue denies
-// that queue only, so it covers nothing here (never refuse a credential
-// that could work).
+// (NATS wildcards: "*" one token, ">" one or more trailing tokens), as
+// nats-server decides it. A queue permission is compared by its subject; a
+// deny entry with a queue denies that queue only, so it covers nothing here
+// (never refuse a credential that could work).
 func covers(deny, subject string) bool {
 	if strings.Contains(deny, " ") {
 		return false
 	}
 	subject, _, _ = strings.Cut(subject, " ")
-	dt, st := strings.Split(deny, "."), strings.Split(subject, ".")
-	for i, d := range dt {
-		if d == ">" {
-			// ">" matches one or more tokens: covered if the subject has
-			// at least one here, whatever they are.
-			return len(st) > i
-		}
-		if i >= len(st) {
-			return false
-		}
-		switch s := st[i]; {
-		case s == ">":
-			return false // the subject matches any number of tokens here; d only one
-		case d == "*":
-		case s != d:
-			return false // a different literal, or "*" against a literal
-		}
-	}
-	return len(dt) == len(st)
+	return server.SubjectMatchesFilter(subject, deny)
 }
 
 // coveredBy returns the first deny entry that covers subject, or "".

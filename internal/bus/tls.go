@@ -28,9 +28,6 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// TLS reports whether the client and WebSocket listeners require TLS.
-func (s *Server) TLS() bool { return s.tls != nil }
-
 // WebsocketProxyTarget is where a reverse proxy in this process reaches the
 // WebSocket listener: its bound address, with a wildcard host (0.0.0.0,
 // ::) replaced by loopback, and the TLS client configuration to use (nil
