@@ -85,11 +85,48 @@ func OpenJournal(dataDir string) (*Journal, error) {
 		if j.id, j.seq, err = journalTail(j.path); err != nil {
 			return nil, err
 		}
+		if err := dropCutLine(j.path); err != nil {
+			return nil, err
+		}
 	}
 	if j.f, err = os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return nil, fmt.Errorf("credential journal: %w", err)
 	}
 	return j, nil
+}
+
+// dropCutLine truncates the journal just after its last '\n' (the header's
+// at least), dropping what a crash left of a line it cut short: an entry
+// appended after those bytes would share their line, and every read skips
+// that line whole.
+func dropCutLine(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("credential journal: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("credential journal: %w", err)
+	}
+	buf := make([]byte, 4<<10)
+	for end := st.Size(); end > 0; {
+		from := max(end-int64(len(buf)), 0)
+		chunk := buf[:end-from]
+		if _, err := f.ReadAt(chunk, from); err != nil {
+			return fmt.Errorf("credential journal: %w", err)
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			if keep := from + int64(i) + 1; keep < st.Size() {
+				if err := f.Truncate(keep); err != nil {
+					return fmt.Errorf("credential journal: %w", err)
+				}
+			}
+			return nil
+		}
+		end = from
+	}
+	return fmt.Errorf("credential journal %s: no header", path)
 }
 
 // A start reads only the journal's header and its tail (journalTail); the
@@ -192,6 +229,15 @@ func (t *Tenancy) journalIn(tx core.App, op, project, key string, at, expires ti
 	if j == nil {
 		return nil
 	}
+	seq, err := j.append(op, project, key, at, expires)
+	if err != nil {
+		return err
+	}
+	return setMeta(tx, "journal_seq", fmt.Sprint(seq))
+}
+
+// append writes the next entry and returns its sequence.
+func (j *Journal) append(op, project, key string, at, expires time.Time) (int64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	e := journalEntry{Seq: j.seq + 1, Op: op, Project: project, Key: key, At: at.UTC(), Expires: expires.UTC()}
@@ -200,13 +246,13 @@ func (t *Tenancy) journalIn(tx core.App, op, project, key string, at, expires ti
 	}
 	line, err := json.Marshal(e)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := j.f.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("credential journal: %w", err)
+		return 0, fmt.Errorf("credential journal: %w", err)
 	}
 	j.seq = e.Seq
-	return setMeta(tx, "journal_seq", fmt.Sprint(e.Seq))
+	return e.Seq, nil
 }
 
 // metaTable holds a few facts about the database itself.
