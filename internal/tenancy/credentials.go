@@ -373,6 +373,12 @@ func (t *Tenancy) IssueWebToken(app core.App, actor Actor, projectID, wsURL stri
 		if err != nil {
 			return err
 		}
+		signedFrom := time.Now().Unix() // the JWT's issue time is this second or later
+		if rb := project.GetDateTime("revoked_before"); !rb.IsZero() && rb.Time().Unix() >= signedFrom {
+			// A rotation committed after waitPastRotation read the project,
+			// in this second: the token would be refused at once.
+			return router.NewApiError(http.StatusConflict, "the project's credentials were rotated while this token was being issued; ask for it again", nil)
+		}
 		spec := bus.UserSpec{
 			ProjectID: project.Id,
 			Salt:      project.GetString("account_salt"),
