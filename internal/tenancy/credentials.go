@@ -267,7 +267,7 @@ func (t *Tenancy) RevokeCredential(app core.App, actor Actor, credentialID strin
 // revokeInTx marks one credential revoked and records the revocation of its
 // key (the caller re-signs the project once for all it revokes).
 func (t *Tenancy) revokeInTx(tx core.App, cred *core.Record, at time.Time, reason string) error {
-	cred.Set("revoked", types.NowDateTime())
+	cred.Set("revoked", at)
 	cred.IgnoreUnchangedFields(true)
 	if err := tx.Save(cred); err != nil {
 		return err
