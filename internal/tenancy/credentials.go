@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -57,7 +58,7 @@ func DecodeJSON(r io.Reader, dst any) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) && typeErr.Field != "" {
 		field := strings.SplitN(typeErr.Field, ".", 2)[0]
-		return fieldError(field, "invalid_type", fmt.Sprintf("%s must be %s", field, jsonKind(typeErr.Type.Kind().String())))
+		return fieldError(field, "invalid_type", fmt.Sprintf("%s must be %s", field, jsonKind(fieldType(dst, field, typeErr.Type))))
 	}
 	if strings.HasPrefix(err.Error(), "json: unknown field ") {
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
@@ -66,16 +67,45 @@ func DecodeJSON(r io.Reader, dst any) error {
 	return fieldError("body", "malformed", "the request body is not valid JSON: "+err.Error())
 }
 
-func jsonKind(kind string) string {
-	switch kind {
-	case "slice", "array":
-		return "an array of strings"
-	case "string":
+// fieldType is the type of dst's field named name in JSON, pointer
+// dereferenced. A type error inside an array names the array's field with the
+// element's type; the message names the field's (else: reported).
+func fieldType(dst any, name string, reported reflect.Type) reflect.Type {
+	st := reflect.TypeOf(dst)
+	for st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	if st.Kind() == reflect.Struct {
+		for i := range st.NumField() {
+			f := st.Field(i)
+			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+				t := f.Type
+				for t.Kind() == reflect.Pointer {
+					t = t.Elem()
+				}
+				return t
+			}
+		}
+	}
+	return reported
+}
+
+// jsonKind says in a message what JSON a field of type t takes.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array of strings" // the only arrays the routes take
+	case reflect.String:
 		return "a string"
-	case "ptr", "bool":
+	case reflect.Bool:
 		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
 	default:
-		return "a " + kind
+		return "an object"
 	}
 }
 

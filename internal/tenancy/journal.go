@@ -241,9 +241,6 @@ func (j *Journal) append(op, project, key string, at, expires time.Time) (int64,
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	e := journalEntry{Seq: j.seq + 1, Op: op, Project: project, Key: key, At: at.UTC(), Expires: expires.UTC()}
-	if expires.IsZero() {
-		e.Expires = time.Time{}
-	}
 	line, err := json.Marshal(e)
 	if err != nil {
 		return 0, err
@@ -272,9 +269,8 @@ func getMeta(app core.App, key string) string {
 
 // JournalCatchUp is what CatchUpJournal did.
 type JournalCatchUp struct {
-	Replayed int  // journal entries the database had not seen
-	Rotated  int  // projects rotated because the journal does not cover the database
-	Adopted  bool // a database that never had a journal took this one
+	Replayed int // journal entries the database had not seen
+	Rotated  int // projects rotated because the journal does not cover the database
 }
 
 // CatchUpJournal brings the database up to the journal at start (see the
@@ -298,8 +294,8 @@ func (t *Tenancy) CatchUpJournal(app core.App) (JournalCatchUp, error) {
 	err := t.Run(app, Actor{}, func(tx core.App) error {
 		switch {
 		case dbID == "" && (n == 0 || dbSeq == 0):
-			// A new database, or one from before the journal: adopt it.
-			out.Adopted = true
+			// A new database, or one from before the journal: it takes this
+			// journal (below) and nothing is re-applied.
 		case dbID == j.id:
 			j.mu.Lock()
 			upTo := j.seq
