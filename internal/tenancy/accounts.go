@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/jwt/v2"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/security"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/pocketbus/pocketbus/internal/bus"
@@ -150,7 +149,7 @@ func upsertRevocation(tx core.App, projectID, key string, at, expires time.Time)
 			revoked_at = MAX(revoked_at, excluded.revoked_at),
 			expires = CASE WHEN expires = '' OR excluded.expires = '' THEN '' ELSE MAX(expires, excluded.expires) END`).
 		Bind(dbx.Params{
-			"id": security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789"),
+			"id": core.GenerateDefaultRandomId(),
 			"p":  projectID, "k": key, "at": dbDate(at), "exp": exp, "now": types.NowDateTime().String(),
 		}).Execute(); err != nil {
 		return err

@@ -8,7 +8,6 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/security"
 
 	"github.com/pocketbus/pocketbus/internal/bus"
 )
@@ -127,7 +126,7 @@ func (t *Tenancy) OnProjectCreate(e *core.RecordEvent) error {
 	return inTransaction(e, func(tx core.App) error {
 		p := e.Record
 		if p.Id == "" {
-			p.Id = security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789")
+			p.Id = core.GenerateDefaultRandomId()
 		}
 		p.Set("account_salt", bus.NewAccountSalt())
 		if err := checkProjectName(tx, p); err != nil {
@@ -512,23 +511,7 @@ func size(n int64) string {
 // ProjectForMember loads a project the signed-in user may see: a project in
 // another tenant's group is "not found", never "forbidden", so ids leak nothing.
 func ProjectForMember(e *core.RequestEvent, app core.App, id string) (*core.Record, error) {
-	p, err := app.FindRecordById(Projects, id)
-	if err != nil {
-		return nil, notFound("project not found")
-	}
-	if e.HasSuperuserAuth() {
-		return p, nil
-	}
-	user := AuthUser(e)
-	if user == nil {
-		return nil, notFound("project not found")
-	}
-	if ok, err := IsMember(app, user.Id, p.GetString("group")); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, notFound("project not found")
-	}
-	return p, nil
+	return projectFor(app, ActorOf(e), id)
 }
 
 // GroupForMember answers 404 unless the signed-in user is a member of the
