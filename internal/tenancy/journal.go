@@ -308,15 +308,29 @@ func (t *Tenancy) CatchUpJournal(app core.App) (JournalCatchUp, error) {
 			// transaction has not committed yet then reads as "issued, not
 			// listed" and its key is revoked: the safe direction, for a
 			// credential issued in that moment.
+			// Each project is re-signed once, from all its re-applied rows,
+			// after the scan.
+			var changed []string
+			seen := map[string]bool{}
 			err := scanJournal(j.path, func(e journalEntry) error {
 				if e.Seq <= dbSeq || e.Seq > upTo {
 					return nil
 				}
 				out.Replayed++
-				return t.replay(tx, e)
+				project, err := t.replay(tx, e)
+				if project != "" && !seen[project] {
+					seen[project] = true
+					changed = append(changed, project)
+				}
+				return err
 			})
 			if err != nil {
 				return err
+			}
+			for _, id := range changed {
+				if err := t.resign(tx, id); err != nil {
+					return err
+				}
 			}
 		default:
 			var ids []string
@@ -346,39 +360,38 @@ func (t *Tenancy) CatchUpJournal(app core.App) (JournalCatchUp, error) {
 }
 
 // replay re-applies one entry the database lost: a revocation is made
-// again; an issued key the database does not list is revoked.
-func (t *Tenancy) replay(tx core.App, e journalEntry) error {
+// again; an issued key the database does not list is revoked. It returns
+// the project whose revocations it changed (""; none), which the caller
+// re-signs.
+func (t *Tenancy) replay(tx core.App, e journalEntry) (string, error) {
 	p, err := tx.FindRecordById(Projects, e.Project)
 	if err != nil {
-		return nil // the project is not in this database: neither is its account
+		return "", nil // the project is not in this database: neither is its account
 	}
 	var listed int
 	if err := tx.DB().NewQuery("SELECT COUNT(*) FROM credentials WHERE project = {:p} AND public_key = {:k}").
 		Bind(dbx.Params{"p": p.Id, "k": e.Key}).Row(&listed); err != nil {
-		return err
+		return "", err
 	}
 	switch {
 	case e.Op == "revoked":
 	case e.Op == "issued" && listed == 0:
 	default:
-		return nil
+		return "", nil
 	}
 	if err := upsertRevocation(tx, p.Id, e.Key, e.At, e.Expires); err != nil {
-		return err
+		return "", err
 	}
 	if e.Key == "*" {
 		if _, err := tx.DB().NewQuery("UPDATE projects SET revoked_before = {:at} WHERE id = {:id} AND revoked_before < {:at}").
 			Bind(dbx.Params{"at": dbDate(e.At), "id": p.Id}).Execute(); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if _, err := tx.DB().NewQuery("UPDATE credentials SET revoked = {:at} WHERE project = {:p} AND public_key = {:k} AND revoked = ''").
 		Bind(dbx.Params{"at": dbDate(e.At), "p": p.Id, "k": e.Key}).Execute(); err != nil {
-		return err
+		return "", err
 	}
-	if err := t.resign(tx, p.Id); err != nil {
-		return err
-	}
-	return t.record(tx, Event{Group: p.GetString("group"), Project: p.Id, Action: "credential.revoked", Target: e.Key,
+	return p.Id, t.record(tx, Event{Group: p.GetString("group"), Project: p.Id, Action: "credential.revoked", Target: e.Key,
 		Data: map[string]any{"public_key": e.Key, "reason": "re-applied from the credential journal after a restore (" + e.Op + " at " + e.At.Format(time.RFC3339) + ")"}})
 }
