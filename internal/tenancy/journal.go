@@ -220,8 +220,13 @@ func (t *Tenancy) SetJournal(j *Journal) {
 
 // journalIn appends an entry and records its sequence in tx, inside the
 // transaction that makes the fact. Written before the commit: if the
-// transaction then fails, the entry stays, and a later catch-up revokes a
-// key that never worked — the safe direction.
+// transaction then fails, the entry stays in the journal but is not
+// re-applied, since the next entry's transaction records a later sequence
+// and a catch-up reads only what follows the recorded one. That is
+// harmless: nobody got the seed of a key whose issue failed, and a revoke
+// that failed was answered with an error. Only when it is the journal's
+// last entry (or a crash came before the commit) does the next start
+// re-apply it, revoking the key: the safe direction.
 func (t *Tenancy) journalIn(tx core.App, op, project, key string, at, expires time.Time) error {
 	t.mu.RLock()
 	j := t.journal

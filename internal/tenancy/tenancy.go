@@ -117,7 +117,7 @@ func (t *Tenancy) state(tx core.App) *txState {
 	}
 	s := &txState{queue: map[string]bool{}}
 	t.txs.Store(info, s)
-	app := tx // for the after-commit sync: reads committed state
+	app := tx // only its logger: it reports a failed after-commit sync
 	info.OnComplete(func(txErr error) error {
 		t.txs.Delete(info)
 		if txErr == nil {
