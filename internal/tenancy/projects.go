@@ -369,6 +369,15 @@ func RecountQuota(app core.App) error {
 	})
 }
 
+// ReservedJetStream is the JetStream memory and disk every project reserves
+// of the server's totals (unlimited ones reserve nothing), as counted by
+// RecountQuota at start and kept up to date by every project write since.
+func ReservedJetStream(app core.App) (memory, disk int64, err error) {
+	var sum reservation
+	err = app.DB().NewQuery("SELECT memory, disk FROM " + quotaTable + " WHERE id = 1").One(&sum)
+	return sum.Memory, sum.Disk, err
+}
+
 // addUse moves a project's quota from before to after (nil: no project) in
 // both running totals.
 func addUse(tx core.App, groupID string, before, after *jsQuota) error {
