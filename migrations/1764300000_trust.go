@@ -32,7 +32,7 @@ import (
 // Rules over memberships rows. A back-relation ("memberships_via_group")
 // reads the rows at query time; the auth record's own copy is not trusted.
 const (
-	// ruleMemberOfGroupID: the signed-in user has a membership of the group
+	// ruleMemberOfThisGroup: the signed-in user has a membership of the group
 	// whose id is the record's `id` (groups) …
 	ruleMemberOfThisGroup = ruleSignedIn + ` && memberships_via_group.user ?= @request.auth.id`
 	ruleMemberOfGroup     = ruleSignedIn + ` && group.memberships_via_group.user ?= @request.auth.id`

@@ -22,7 +22,9 @@ func init() {
 			return err
 		}
 		// A copy of the project's "*" revocation row, for display; set by
-		// the rotate route only.
+		// every rotation: the rotate route, the start-up rotation of every
+		// project after a restore without the credential journal, and a
+		// rotation re-applied from the journal.
 		projects.Fields.Add(&core.DateField{Name: "revoked_before"})
 		if err := app.Save(projects); err != nil {
 			return err

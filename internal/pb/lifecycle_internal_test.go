@@ -104,6 +104,106 @@ func TestRevocationListIsBounded(t *testing.T) {
 	}
 }
 
+// Rotating is the way out of a full revocation list (the 400 says so): a
+// project at tenancy.MaxRevocations live revocations still rotates, by the
+// route and by the start-up catch-up after a restore without the journal,
+// and the "*" entry replaces every key revoked before it in the account
+// JWT, so revoking works again afterwards.
+func TestRotationAtTheRevocationCap(t *testing.T) {
+	app, hub := newTestApp(t)
+	u := newUser(t, app, "cap@pocketbus.test")
+	p := newProject(t, app, u.GetString("mygroup"), "full")
+	q := newProject(t, app, u.GetString("mygroup"), "full-too")
+
+	before := time.Now().UTC().Add(-time.Minute)
+	err := app.RunInTransaction(func(tx core.App) error {
+		for i := 0; i < 2*tenancy.MaxRevocations; i++ {
+			project := p.Id
+			if i%2 == 1 {
+				project = q.Id
+			}
+			kp, _ := nkeys.CreateUser()
+			pub, _ := kp.PublicKey()
+			if _, err := tx.DB().NewQuery(`INSERT INTO revocations (id, project, public_key, revoked_at, expires, created)
+				VALUES ({:id}, {:p}, {:k}, {:at}, '', {:at})`).Bind(dbx.Params{
+				"id": fmt.Sprintf("c%014d", i), "p": project, "k": pub, "at": before.Format(types.DefaultDateLayout),
+			}).Execute(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revocations := func(p *core.Record) jwt.RevocationList {
+		t.Helper()
+		p, _ = app.FindRecordById(tenancy.Projects, p.Id)
+		ac, err := jwt.DecodeAccountClaims(p.GetString("account_jwt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ac.Revocations
+	}
+	p.Set("description", "re-sign")
+	if err := app.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(revocations(p)); n != tenancy.MaxRevocations {
+		t.Fatalf("account JWT revokes %d keys, want %d", n, tenancy.MaxRevocations)
+	}
+	actor := tenancy.Actor{Superuser: true}
+	issue := func(name string) *core.Record {
+		t.Helper()
+		p, _ := app.FindRecordById(tenancy.Projects, p.Id) // as the route loads it: after a rotation, issuing waits for the next second
+		issued, err := hub.Tenancy.IssueCredential(app, actor, p, tenancy.IssueRequest{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cred, _ := app.FindRecordById(tenancy.Credentials, issued.ID)
+		return cred
+	}
+	if _, err := hub.Tenancy.RevokeCredential(app, actor, issue("over").Id); err == nil {
+		t.Fatal("a revocation over the cap was accepted")
+	}
+
+	if _, err := hub.Tenancy.Rotate(app, actor, p.Id); err != nil {
+		t.Fatalf("rotating a project at the revocation cap: %v", err)
+	}
+	revs := revocations(p)
+	if _, ok := revs[jwt.All]; !ok || len(revs) != 1 {
+		t.Fatalf("after the rotation the account JWT revokes %d entries (\"*\" in it: %v), want the \"*\" one only", len(revs), ok)
+	}
+	cred := issue("after")
+	if _, err := hub.Tenancy.RevokeCredential(app, actor, cred.Id); err != nil {
+		t.Fatalf("revoking after the rotation: %v", err)
+	}
+	revs = revocations(p)
+	if _, ok := revs[cred.GetString("public_key")]; !ok || len(revs) != 2 {
+		t.Fatalf("after one more revoke the account JWT revokes %d entries (the new key in it: %v), want \"*\" and the new key", len(revs), ok)
+	}
+
+	// A restore without the journal: the start rotates every project,
+	// the full one included, and does not fail the start.
+	if _, err := app.DB().NewQuery("INSERT OR REPLACE INTO _pocketbus_meta (key, value) VALUES ('journal_id', 'another')").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	j, err := tenancy.OpenJournal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	hub.Tenancy.SetJournal(j)
+	defer hub.Tenancy.SetJournal(nil)
+	caught, err := hub.Tenancy.CatchUpJournal(app)
+	if err != nil || caught.Rotated != 2 {
+		t.Fatalf("the catch-up after a restore without the journal: %+v, %v; want 2 projects rotated", caught, err)
+	}
+	if revs := revocations(q); len(revs) != 1 {
+		t.Fatalf("the full project's account JWT revokes %d entries after the catch-up, want the \"*\" one", len(revs))
+	}
+}
+
 // A project created with the id of a deleted one (only Go code can choose
 // ids) never gets the deleted one's account: the key is derived from a
 // fresh random salt too (finding 2 of the tenant-trust issue).

@@ -131,11 +131,7 @@ func (o *ops) warnOvercommit(app core.App) {
 	if srv := o.hub.embedded(); srv != nil {
 		maxMem, maxDisk = srv.JetStreamTotals()
 	}
-	var mem, disk int64
-	err := app.DB().NewQuery(`SELECT
-		COALESCE(SUM(CASE WHEN js_max_memory > 0 THEN js_max_memory ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN js_max_disk > 0 THEN js_max_disk ELSE 0 END), 0)
-		FROM `+tenancy.Projects).Row(&mem, &disk)
+	mem, disk, err := tenancy.ReservedJetStream(app) // the start's reconcile has just recounted them
 	if err != nil {
 		return
 	}

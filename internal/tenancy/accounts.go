@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/security"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/pocketbus/pocketbus/internal/bus"
@@ -85,21 +85,30 @@ func (t *Tenancy) resign(tx core.App, projectID string) error {
 }
 
 // MaxRevocations bounds the revocations a project's account holds for keys
-// that could still connect (expired ones leave the JWT). Each costs ~93
-// bytes of account JWT, and the JWT reaches NATS as one message (1 MiB max
-// payload): 8,000 make ~750 KB. Past it a revoke is refused with a 400
-// rather than silently not applied.
+// that could still connect (expired ones leave the JWT, and so do those a
+// rotation covers). Each costs ~93 bytes of account JWT, and the JWT reaches
+// NATS as one message (1 MiB max payload): 8,000 make ~750 KB. Past it a
+// revoke is refused with a 400 rather than silently not applied; the "*"
+// entry of a rotation is never refused, since it is how a full list empties.
 const MaxRevocations = 8000
 
-// liveRevocations are the project's revoked keys whose entry still matters
-// (not expired), with the time each was revoked ("*" = every user issued
-// before it).
+// signedRevocation is the condition on a revocations row of project {:p}
+// for it to be signed into the account JWT at {:now}: not expired, and not
+// covered by the project's "*" row. jwt/v2 (RevocationList.IsRevoked, what
+// nats-server checks) refuses every user issued at or before the "*" time,
+// so a key revoked at or before it is refused without its own entry.
+const signedRevocation = `(expires = '' OR expires > {:now}) AND (public_key = '*' OR revoked_at >
+	COALESCE((SELECT s.revoked_at FROM revocations s WHERE s.project = {:p} AND s.public_key = '*'), ''))`
+
+// liveRevocations are the project's revoked keys that the account JWT
+// needs (signedRevocation), with the time each was revoked ("*" = every
+// user issued before it).
 func liveRevocations(app core.App, projectID string, now time.Time) (map[string]time.Time, error) {
 	var rows []struct {
 		Key string         `db:"public_key"`
 		At  types.DateTime `db:"revoked_at"`
 	}
-	err := app.DB().NewQuery("SELECT public_key, revoked_at FROM revocations WHERE project = {:p} AND (expires = '' OR expires > {:now})").
+	err := app.DB().NewQuery("SELECT public_key, revoked_at FROM revocations WHERE project = {:p} AND " + signedRevocation).
 		Bind(dbx.Params{"p": projectID, "now": dbDate(now)}).All(&rows)
 	if err != nil {
 		return nil, err
@@ -122,35 +131,52 @@ func (t *Tenancy) revokeKey(tx core.App, projectID, key string, at, expires time
 
 // upsertRevocation records that key is revoked in the project from at on,
 // until expires (zero: for good). Revoking a key again moves the time
-// forward and keeps the later expiry. The caller re-signs the account.
+// forward and keeps the later expiry. A write that would add an entry to an
+// account JWT already holding MaxRevocations is refused; the caller's
+// transaction then rolls it back. The caller re-signs the account.
 func upsertRevocation(tx core.App, projectID, key string, at, expires time.Time) error {
-	var exists, live int
-	if err := tx.DB().NewQuery(`SELECT
-			COALESCE(SUM(public_key = {:k}), 0),
-			COALESCE(SUM(expires = '' OR expires > {:now}), 0)
-		FROM revocations WHERE project = {:p}`).
-		Bind(dbx.Params{"p": projectID, "k": key, "now": types.NowDateTime().String()}).Row(&exists, &live); err != nil {
+	signed, live, err := signedRevocations(tx, projectID, key)
+	if err != nil {
 		return err
-	}
-	if exists == 0 && live >= MaxRevocations {
-		return fieldError("id", "too_many_revocations", fmt.Sprintf(
-			"this project already has %d revoked credentials that have not expired, the most its account can hold; "+
-				"rotate the project's credentials or disable it to shut every credential out, and issue credentials with an expiry so their revocations lapse", live))
 	}
 	exp := ""
 	if !expires.IsZero() {
 		exp = dbDate(expires)
 	}
-	_, err := tx.DB().NewQuery(`INSERT INTO revocations (id, project, public_key, revoked_at, expires, created)
+	if _, err := tx.DB().NewQuery(`INSERT INTO revocations (id, project, public_key, revoked_at, expires, created)
 		VALUES ({:id}, {:p}, {:k}, {:at}, {:exp}, {:now})
 		ON CONFLICT (project, public_key) DO UPDATE SET
 			revoked_at = MAX(revoked_at, excluded.revoked_at),
 			expires = CASE WHEN expires = '' OR excluded.expires = '' THEN '' ELSE MAX(expires, excluded.expires) END`).
 		Bind(dbx.Params{
-			"id": security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789"),
+			"id": core.GenerateDefaultRandomId(),
 			"p":  projectID, "k": key, "at": dbDate(at), "exp": exp, "now": types.NowDateTime().String(),
-		}).Execute()
-	return err
+		}).Execute(); err != nil {
+		return err
+	}
+	if key == jwt.All || signed || live < MaxRevocations {
+		return nil
+	}
+	// Whether the row is signed now depends on the row as merged (a key
+	// revoked at or before the "*" time stays covered, e.g. on replay).
+	if signed, _, err = signedRevocations(tx, projectID, key); err != nil || !signed {
+		return err
+	}
+	return fieldError("id", "too_many_revocations", fmt.Sprintf(
+		"this project already has %d revoked credentials that have not expired, the most its account can hold; "+
+			"rotate the project's credentials or disable it to shut every credential out, and issue credentials with an expiry so their revocations lapse", live))
+}
+
+// signedRevocations reports whether key's row is in the project's account
+// JWT, and how many rows other than "*" are (the count MaxRevocations
+// bounds).
+func signedRevocations(tx core.App, projectID, key string) (signed bool, live int, err error) {
+	err = tx.DB().NewQuery(`SELECT
+			COALESCE(SUM(public_key = {:k}), 0) > 0,
+			COALESCE(SUM(public_key != '*'), 0)
+		FROM revocations WHERE project = {:p} AND `+signedRevocation).
+		Bind(dbx.Params{"p": projectID, "k": key, "now": types.NowDateTime().String()}).Row(&signed, &live)
+	return signed, live, err
 }
 
 // dbDate is PocketBase's stored form of a time.

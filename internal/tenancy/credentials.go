@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -57,7 +58,7 @@ func DecodeJSON(r io.Reader, dst any) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) && typeErr.Field != "" {
 		field := strings.SplitN(typeErr.Field, ".", 2)[0]
-		return fieldError(field, "invalid_type", fmt.Sprintf("%s must be %s", field, jsonKind(typeErr.Type.Kind().String())))
+		return fieldError(field, "invalid_type", fmt.Sprintf("%s must be %s", field, jsonKind(fieldType(dst, field, typeErr.Type))))
 	}
 	if strings.HasPrefix(err.Error(), "json: unknown field ") {
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
@@ -66,16 +67,45 @@ func DecodeJSON(r io.Reader, dst any) error {
 	return fieldError("body", "malformed", "the request body is not valid JSON: "+err.Error())
 }
 
-func jsonKind(kind string) string {
-	switch kind {
-	case "slice", "array":
-		return "an array of strings"
-	case "string":
+// fieldType is the type of dst's field named name in JSON, pointer
+// dereferenced. A type error inside an array names the array's field with the
+// element's type; the message names the field's (else: reported).
+func fieldType(dst any, name string, reported reflect.Type) reflect.Type {
+	st := reflect.TypeOf(dst)
+	for st.Kind() == reflect.Pointer {
+		st = st.Elem()
+	}
+	if st.Kind() == reflect.Struct {
+		for i := range st.NumField() {
+			f := st.Field(i)
+			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+				t := f.Type
+				for t.Kind() == reflect.Pointer {
+					t = t.Elem()
+				}
+				return t
+			}
+		}
+	}
+	return reported
+}
+
+// jsonKind says in a message what JSON a field of type t takes.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array of strings" // the only arrays the routes take
+	case reflect.String:
 		return "a string"
-	case "ptr", "bool":
+	case reflect.Bool:
 		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
 	default:
-		return "a " + kind
+		return "an object"
 	}
 }
 
@@ -267,7 +297,7 @@ func (t *Tenancy) RevokeCredential(app core.App, actor Actor, credentialID strin
 // revokeInTx marks one credential revoked and records the revocation of its
 // key (the caller re-signs the project once for all it revokes).
 func (t *Tenancy) revokeInTx(tx core.App, cred *core.Record, at time.Time, reason string) error {
-	cred.Set("revoked", types.NowDateTime())
+	cred.Set("revoked", at)
 	cred.IgnoreUnchangedFields(true)
 	if err := tx.Save(cred); err != nil {
 		return err
@@ -372,6 +402,12 @@ func (t *Tenancy) IssueWebToken(app core.App, actor Actor, projectID, wsURL stri
 		membership, err := membershipID(tx, actor.UserID, project.GetString("group"))
 		if err != nil {
 			return err
+		}
+		signedFrom := time.Now().Unix() // the JWT's issue time is this second or later
+		if rb := project.GetDateTime("revoked_before"); !rb.IsZero() && rb.Time().Unix() >= signedFrom {
+			// A rotation committed after waitPastRotation read the project,
+			// in this second: the token would be refused at once.
+			return router.NewApiError(http.StatusConflict, "the project's credentials were rotated while this token was being issued; ask for it again", nil)
 		}
 		spec := bus.UserSpec{
 			ProjectID: project.Id,

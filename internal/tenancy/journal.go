@@ -85,11 +85,48 @@ func OpenJournal(dataDir string) (*Journal, error) {
 		if j.id, j.seq, err = journalTail(j.path); err != nil {
 			return nil, err
 		}
+		if err := dropCutLine(j.path); err != nil {
+			return nil, err
+		}
 	}
 	if j.f, err = os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
 		return nil, fmt.Errorf("credential journal: %w", err)
 	}
 	return j, nil
+}
+
+// dropCutLine truncates the journal just after its last '\n' (the header's
+// at least), dropping what a crash left of a line it cut short: an entry
+// appended after those bytes would share their line, and every read skips
+// that line whole.
+func dropCutLine(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("credential journal: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("credential journal: %w", err)
+	}
+	buf := make([]byte, 4<<10)
+	for end := st.Size(); end > 0; {
+		from := max(end-int64(len(buf)), 0)
+		chunk := buf[:end-from]
+		if _, err := f.ReadAt(chunk, from); err != nil {
+			return fmt.Errorf("credential journal: %w", err)
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			if keep := from + int64(i) + 1; keep < st.Size() {
+				if err := f.Truncate(keep); err != nil {
+					return fmt.Errorf("credential journal: %w", err)
+				}
+			}
+			return nil
+		}
+		end = from
+	}
+	return fmt.Errorf("credential journal %s: no header", path)
 }
 
 // A start reads only the journal's header and its tail (journalTail); the
@@ -183,8 +220,13 @@ func (t *Tenancy) SetJournal(j *Journal) {
 
 // journalIn appends an entry and records its sequence in tx, inside the
 // transaction that makes the fact. Written before the commit: if the
-// transaction then fails, the entry stays, and a later catch-up revokes a
-// key that never worked — the safe direction.
+// transaction then fails, the entry stays in the journal but is not
+// re-applied, since the next entry's transaction records a later sequence
+// and a catch-up reads only what follows the recorded one. That is
+// harmless: nobody got the seed of a key whose issue failed, and a revoke
+// that failed was answered with an error. Only when it is the journal's
+// last entry (or a crash came before the commit) does the next start
+// re-apply it, revoking the key: the safe direction.
 func (t *Tenancy) journalIn(tx core.App, op, project, key string, at, expires time.Time) error {
 	t.mu.RLock()
 	j := t.journal
@@ -192,21 +234,27 @@ func (t *Tenancy) journalIn(tx core.App, op, project, key string, at, expires ti
 	if j == nil {
 		return nil
 	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	e := journalEntry{Seq: j.seq + 1, Op: op, Project: project, Key: key, At: at.UTC(), Expires: expires.UTC()}
-	if expires.IsZero() {
-		e.Expires = time.Time{}
-	}
-	line, err := json.Marshal(e)
+	seq, err := j.append(op, project, key, at, expires)
 	if err != nil {
 		return err
 	}
+	return setMeta(tx, "journal_seq", fmt.Sprint(seq))
+}
+
+// append writes the next entry and returns its sequence.
+func (j *Journal) append(op, project, key string, at, expires time.Time) (int64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e := journalEntry{Seq: j.seq + 1, Op: op, Project: project, Key: key, At: at.UTC(), Expires: expires.UTC()}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return 0, err
+	}
 	if _, err := j.f.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("credential journal: %w", err)
+		return 0, fmt.Errorf("credential journal: %w", err)
 	}
 	j.seq = e.Seq
-	return setMeta(tx, "journal_seq", fmt.Sprint(e.Seq))
+	return e.Seq, nil
 }
 
 // metaTable holds a few facts about the database itself.
@@ -226,9 +274,8 @@ func getMeta(app core.App, key string) string {
 
 // JournalCatchUp is what CatchUpJournal did.
 type JournalCatchUp struct {
-	Replayed int  // journal entries the database had not seen
-	Rotated  int  // projects rotated because the journal does not cover the database
-	Adopted  bool // a database that never had a journal took this one
+	Replayed int // journal entries the database had not seen
+	Rotated  int // projects rotated because the journal does not cover the database
 }
 
 // CatchUpJournal brings the database up to the journal at start (see the
@@ -252,8 +299,8 @@ func (t *Tenancy) CatchUpJournal(app core.App) (JournalCatchUp, error) {
 	err := t.Run(app, Actor{}, func(tx core.App) error {
 		switch {
 		case dbID == "" && (n == 0 || dbSeq == 0):
-			// A new database, or one from before the journal: adopt it.
-			out.Adopted = true
+			// A new database, or one from before the journal: it takes this
+			// journal (below) and nothing is re-applied.
 		case dbID == j.id:
 			j.mu.Lock()
 			upTo := j.seq
@@ -266,15 +313,29 @@ func (t *Tenancy) CatchUpJournal(app core.App) (JournalCatchUp, error) {
 			// transaction has not committed yet then reads as "issued, not
 			// listed" and its key is revoked: the safe direction, for a
 			// credential issued in that moment.
+			// Each project is re-signed once, from all its re-applied rows,
+			// after the scan.
+			var changed []string
+			seen := map[string]bool{}
 			err := scanJournal(j.path, func(e journalEntry) error {
 				if e.Seq <= dbSeq || e.Seq > upTo {
 					return nil
 				}
 				out.Replayed++
-				return t.replay(tx, e)
+				project, err := t.replay(tx, e)
+				if project != "" && !seen[project] {
+					seen[project] = true
+					changed = append(changed, project)
+				}
+				return err
 			})
 			if err != nil {
 				return err
+			}
+			for _, id := range changed {
+				if err := t.resign(tx, id); err != nil {
+					return err
+				}
 			}
 		default:
 			var ids []string
@@ -304,39 +365,38 @@ func (t *Tenancy) CatchUpJournal(app core.App) (JournalCatchUp, error) {
 }
 
 // replay re-applies one entry the database lost: a revocation is made
-// again; an issued key the database does not list is revoked.
-func (t *Tenancy) replay(tx core.App, e journalEntry) error {
+// again; an issued key the database does not list is revoked. It returns
+// the project whose revocations it changed (""; none), which the caller
+// re-signs.
+func (t *Tenancy) replay(tx core.App, e journalEntry) (string, error) {
 	p, err := tx.FindRecordById(Projects, e.Project)
 	if err != nil {
-		return nil // the project is not in this database: neither is its account
+		return "", nil // the project is not in this database: neither is its account
 	}
 	var listed int
 	if err := tx.DB().NewQuery("SELECT COUNT(*) FROM credentials WHERE project = {:p} AND public_key = {:k}").
 		Bind(dbx.Params{"p": p.Id, "k": e.Key}).Row(&listed); err != nil {
-		return err
+		return "", err
 	}
 	switch {
 	case e.Op == "revoked":
 	case e.Op == "issued" && listed == 0:
 	default:
-		return nil
+		return "", nil
 	}
 	if err := upsertRevocation(tx, p.Id, e.Key, e.At, e.Expires); err != nil {
-		return err
+		return "", err
 	}
 	if e.Key == "*" {
 		if _, err := tx.DB().NewQuery("UPDATE projects SET revoked_before = {:at} WHERE id = {:id} AND revoked_before < {:at}").
 			Bind(dbx.Params{"at": dbDate(e.At), "id": p.Id}).Execute(); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if _, err := tx.DB().NewQuery("UPDATE credentials SET revoked = {:at} WHERE project = {:p} AND public_key = {:k} AND revoked = ''").
 		Bind(dbx.Params{"at": dbDate(e.At), "p": p.Id, "k": e.Key}).Execute(); err != nil {
-		return err
+		return "", err
 	}
-	if err := t.resign(tx, p.Id); err != nil {
-		return err
-	}
-	return t.record(tx, Event{Group: p.GetString("group"), Project: p.Id, Action: "credential.revoked", Target: e.Key,
+	return p.Id, t.record(tx, Event{Group: p.GetString("group"), Project: p.Id, Action: "credential.revoked", Target: e.Key,
 		Data: map[string]any{"public_key": e.Key, "reason": "re-applied from the credential journal after a restore (" + e.Op + " at " + e.At.Format(time.RFC3339) + ")"}})
 }

@@ -74,3 +74,30 @@ func TestJournalWithoutHeaderRefused(t *testing.T) {
 		t.Fatalf("a journal without its header: %v", err)
 	}
 }
+
+// An entry appended after a line a crash cut short is read back: the cut
+// bytes go when the journal is opened, so the entry starts a line of its own.
+func TestJournalAppendsAfterACutLine(t *testing.T) {
+	dir := writeJournal(t, 3, `{"seq":4,"op":"iss`)
+	j, err := OpenJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := j.append("revoked", "p", "UNEW", time.Unix(100, 0), time.Time{})
+	j.Close()
+	if err != nil || seq != 4 {
+		t.Fatalf("append: seq %d, %v; want 4", seq, err)
+	}
+	j, err = OpenJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var last journalEntry
+	if err := scanJournal(j.path, func(e journalEntry) error { last = e; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if j.seq != 4 || last.Seq != 4 || last.Key != "UNEW" {
+		t.Fatalf("reopened: tail seq %d, a full read's last entry %+v; want the appended one, seq 4", j.seq, last)
+	}
+}

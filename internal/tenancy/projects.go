@@ -8,7 +8,6 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/security"
 
 	"github.com/pocketbus/pocketbus/internal/bus"
 )
@@ -127,7 +126,7 @@ func (t *Tenancy) OnProjectCreate(e *core.RecordEvent) error {
 	return inTransaction(e, func(tx core.App) error {
 		p := e.Record
 		if p.Id == "" {
-			p.Id = security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789")
+			p.Id = core.GenerateDefaultRandomId()
 		}
 		p.Set("account_salt", bus.NewAccountSalt())
 		if err := checkProjectName(tx, p); err != nil {
@@ -370,6 +369,15 @@ func RecountQuota(app core.App) error {
 	})
 }
 
+// ReservedJetStream is the JetStream memory and disk every project reserves
+// of the server's totals (unlimited ones reserve nothing), as counted by
+// RecountQuota at start and kept up to date by every project write since.
+func ReservedJetStream(app core.App) (memory, disk int64, err error) {
+	var sum reservation
+	err = app.DB().NewQuery("SELECT memory, disk FROM " + quotaTable + " WHERE id = 1").One(&sum)
+	return sum.Memory, sum.Disk, err
+}
+
 // addUse moves a project's quota from before to after (nil: no project) in
 // both running totals.
 func addUse(tx core.App, groupID string, before, after *jsQuota) error {
@@ -512,23 +520,7 @@ func size(n int64) string {
 // ProjectForMember loads a project the signed-in user may see: a project in
 // another tenant's group is "not found", never "forbidden", so ids leak nothing.
 func ProjectForMember(e *core.RequestEvent, app core.App, id string) (*core.Record, error) {
-	p, err := app.FindRecordById(Projects, id)
-	if err != nil {
-		return nil, notFound("project not found")
-	}
-	if e.HasSuperuserAuth() {
-		return p, nil
-	}
-	user := AuthUser(e)
-	if user == nil {
-		return nil, notFound("project not found")
-	}
-	if ok, err := IsMember(app, user.Id, p.GetString("group")); err != nil {
-		return nil, err
-	} else if !ok {
-		return nil, notFound("project not found")
-	}
-	return p, nil
+	return projectFor(app, ActorOf(e), id)
 }
 
 // GroupForMember answers 404 unless the signed-in user is a member of the

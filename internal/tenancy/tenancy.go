@@ -84,15 +84,18 @@ type Actor struct {
 	Superuser bool
 }
 
-// ActorOf is the actor of a request.
+// ActorOf is the actor of a request. Only users are members: a record of
+// another auth collection (one a superuser adds) acts as nobody, as the
+// collections' rules say (@request.auth.collectionName = "users"); ids are
+// unique per collection only, so its id may be a user's.
 func ActorOf(e *core.RequestEvent) Actor {
-	if e.Auth == nil {
-		return Actor{}
-	}
-	if e.Auth.IsSuperuser() {
+	if e.HasSuperuserAuth() {
 		return Actor{Superuser: true}
 	}
-	return Actor{UserID: e.Auth.Id}
+	if u := AuthUser(e); u != nil {
+		return Actor{UserID: u.Id}
+	}
+	return Actor{}
 }
 
 // txState is what one transaction carries besides its writes.
@@ -114,7 +117,7 @@ func (t *Tenancy) state(tx core.App) *txState {
 	}
 	s := &txState{queue: map[string]bool{}}
 	t.txs.Store(info, s)
-	app := tx // for the after-commit sync: reads committed state
+	app := tx // only its logger: it reports a failed after-commit sync
 	info.OnComplete(func(txErr error) error {
 		t.txs.Delete(info)
 		if txErr == nil {
