@@ -47,17 +47,14 @@ func bindOps(app core.App, h *Hub, cfg *Config) *ops {
 }
 
 // preflight runs before `serve` does anything else (migrations, ports,
-// NATS): every flag value is checked, the data dir and the JetStream store
-// are locked (which also shows that the store is writable), and the
-// metrics port is taken.
+// NATS): every flag value is checked, the JetStream store is locked
+// (which also shows that the store is writable), and the metrics port is
+// taken. The data dir is already locked (App.execute, before Bootstrap).
 func (o *ops) preflight(app core.App) error {
 	if err := o.cfg.validate(); err != nil {
 		return err
 	}
 	dir := app.DataDir()
-	if _, err := lockDir(dir, "--dir"); err != nil {
-		return err
-	}
 	if o.cfg.NATSURL == "" {
 		store := o.cfg.storeDir(dir)
 		if abs(store) != abs(dir) {

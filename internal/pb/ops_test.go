@@ -153,10 +153,22 @@ func TestOneProcessPerDataDir(t *testing.T) {
 	inst := startInstance(t, "")
 	store := filepath.Join(t.TempDir(), "store")
 	storeInst := startInstance(t, "", "--nats-store", store)
+	// PocketBase's temp dir (a backup or restore in progress) is the
+	// running server's: a refused second start leaves it alone.
+	planted := filepath.Join(inst.dir, ".pb_temp_to_delete", "in-progress")
+	if err := os.MkdirAll(filepath.Dir(planted), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(planted, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	stderr, took, _ := runFailing(t, nil, "serve", "--dir", inst.dir, "--http", freeAddr(t), "--nats-listen", "127.0.0.1:0")
 	if !strings.Contains(stderr, filepath.Join(inst.dir, "pocketbus.lock")) || !strings.Contains(stderr, "in use") {
 		t.Fatalf("second serve on the same --dir: %s", stderr)
+	}
+	if _, err := os.Stat(planted); err != nil {
+		t.Fatalf("the refused second serve touched the running server's temp dir: %v", err)
 	}
 	t.Logf("same --dir: exit after %s: %s", took.Round(time.Millisecond), strings.TrimSpace(stderr))
 
@@ -170,6 +182,9 @@ func TestOneProcessPerDataDir(t *testing.T) {
 	stderr, _, _ = runFailing(t, nil, "migrate", "up", "--dir", inst.dir)
 	if !strings.Contains(stderr, "pocketbus.lock") {
 		t.Fatalf("migrate beside serve: %s", stderr)
+	}
+	if _, err := os.Stat(planted); err != nil {
+		t.Fatalf("the refused migrate touched the running server's temp dir: %v", err)
 	}
 	if out, err := exec.Command(binPath, "superuser", "upsert", "second@pocketbus.test", "password123", "--dir", inst.dir).CombinedOutput(); err != nil {
 		t.Fatalf("superuser upsert beside serve: %v: %s", err, out)
