@@ -103,7 +103,15 @@ func (o *ops) onServe(se *core.ServeEvent) error {
 		se.Listener = l
 	}
 	se.InstallerFunc = installer
-	se.Router.BindFunc(o.metrics.observe)
+	if o.metricsListener != nil {
+		// Right inside PocketBase's activity logger, outside its panic
+		// recovery, rate limiter, superuser IP whitelist and body limit:
+		// the requests those answer (429, 403, 413, 500) are counted too.
+		se.Router.Bind(&hook.Handler[*core.RequestEvent]{
+			Priority: apis.DefaultActivityLoggerMiddlewarePriority + 1,
+			Func:     o.metrics.observe,
+		})
+	}
 	se.Router.BindFunc(o.health)
 	registerOpsRoutes(se)
 	if err := se.Next(); err != nil {

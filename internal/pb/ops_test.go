@@ -205,8 +205,9 @@ func TestOneProcessPerDataDir(t *testing.T) {
 // The JetStream totals show in the metrics and in nats-server's /varz.
 func TestMetricsAndNATSMonitoring(t *testing.T) {
 	metricsAddr, monitorAddr := freeAddr(t), freeAddr(t)
+	// The rate limiter on (the harness turns it off): its 429s are counted.
 	inst := startInstance(t, "", "--metrics-listen", metricsAddr, "--nats-monitor-listen", monitorAddr,
-		"--nats-max-memory", "512MiB", "--nats-max-disk", "15.5G")
+		"--nats-max-memory", "512MiB", "--nats-max-disk", "15.5G", "--rate-limits=true")
 	metricsURL, monitorURL := "http://"+metricsAddr+"/metrics", "http://"+monitorAddr
 
 	before := scrape(t, metricsURL)
@@ -270,6 +271,26 @@ func TestMetricsAndNATSMonitoring(t *testing.T) {
 	}
 	if strings.Contains(after, pid+"/credentials") {
 		t.Fatal("a request path with an id became a label")
+	}
+
+	// Requests that PocketBase's rate limiter answers (before any handler)
+	// are counted too.
+	limited := 0
+	for i := 0; i < 10; i++ {
+		st, _, err := anonymous(t, inst).call("POST", "/api/collections/users/auth-with-password",
+			map[string]any{"identity": u.Email, "password": "wrong"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == 429 {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatal("10 quick sign-in attempts were never rate-limited")
+	}
+	if v := metric(t, scrape(t, metricsURL), `pocketbus_http_requests_total{route="POST /api/collections/{collection}/auth-with-password",status="429"}`); v != float64(limited) {
+		t.Fatalf("rate-limited sign-ins counted %v, want %d", v, limited)
 	}
 
 	// nats-server's own monitoring sees the same connection.
