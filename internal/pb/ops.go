@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -31,7 +32,9 @@ type ops struct {
 	metrics *metrics
 
 	metricsListener net.Listener
-	metricsServer   *http.Server
+	// Set by serve's OnServe, read by OnTerminate, which a signal runs on
+	// another goroutine, possibly while serve is still starting.
+	metricsServer atomic.Pointer[http.Server]
 }
 
 func bindOps(app core.App, h *Hub, cfg *Config) *ops {
@@ -203,9 +206,13 @@ func (o *ops) startMetrics(app core.App) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", o.metrics.handler())
-	o.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Stored before Serve: a shutdown from here on stops it (Serve after
+	// Shutdown returns at once).
+	o.metricsServer.Store(srv)
+	l := o.metricsListener
 	go func() {
-		if err := o.metricsServer.Serve(o.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			app.Logger().Error("metrics listener stopped", "error", err)
 		}
 	}()
@@ -213,10 +220,10 @@ func (o *ops) startMetrics(app core.App) {
 }
 
 func (o *ops) stopMetrics() {
-	if o.metricsServer != nil {
+	if srv := o.metricsServer.Load(); srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		o.metricsServer.Shutdown(ctx)
+		srv.Shutdown(ctx)
 	}
 }
 
