@@ -269,16 +269,14 @@ func addMemberRetired(e *core.RequestEvent) error {
 
 // requestOrigin is where the caller reached the app: the browser's Origin
 // when it sent one (the web app's own address, where /join/{token} lives),
-// else the scheme and host of the request.
+// else appOrigin's scheme and host (a trusted proxy's forwarded ones, as
+// ws_url), so that an invite link is https:// where ws_url is wss://.
 func requestOrigin(e *core.RequestEvent) string {
 	if o := e.Request.Header.Get("Origin"); o != "" {
 		if u, err := url.Parse(o); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
 			return u.Scheme + "://" + u.Host
 		}
 	}
-	scheme := "http"
-	if e.Request.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + e.Request.Host
+	scheme, host := appOrigin(e)
+	return scheme + "://" + host
 }
