@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,9 @@ func (o *ops) onServe(se *core.ServeEvent) error {
 	// PocketBase opens its HTTP listener only after every OnServe hook, so
 	// a port in use would be found after NATS has started; open it now.
 	if se.Listener == nil {
+		// Server.Addr is --https when given, else --http (never "" from
+		// serve's flags, which default --http); ":http" is PocketBase's
+		// fallback for an empty one.
 		addr := se.Server.Addr
 		if addr == "" {
 			addr = ":http"
@@ -104,6 +108,11 @@ func (o *ops) onServe(se *core.ServeEvent) error {
 			return fmt.Errorf("HTTP listener (--http/--https) %s: %w", addr, err)
 		}
 		se.Listener = l
+		// Port 0 (a free port): PocketBase prints Server.Addr as the
+		// address it serves on; give it the port the listener got.
+		if host, port, err := net.SplitHostPort(se.Server.Addr); err == nil && port == "0" {
+			se.Server.Addr = net.JoinHostPort(host, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+		}
 	}
 	se.InstallerFunc = installer
 	if o.metricsListener != nil {
