@@ -93,6 +93,11 @@ func (cfg *Config) validate() error {
 				return fmt.Errorf("%s configures the embedded NATS server, which does not run with --nats-url (configure the cluster itself)", f.flag)
 			}
 		}
+		if u := cfg.NATSWSURL; u != "" {
+			if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "ws" && parsed.Scheme != "wss") || parsed.Host == "" {
+				return fmt.Errorf("--nats-ws-url: %q is not a ws:// or wss:// URL", u)
+			}
+		}
 	} else if cfg.NATSWSURL != "" {
 		return fmt.Errorf("--nats-ws-url goes with --nats-url (the embedded server has --nats-ws-listen)")
 	}
