@@ -263,8 +263,8 @@ func addMemberRetired(e *core.RequestEvent) error {
 	if err := tenancy.GroupForMember(e, e.App, e.Request.PathValue("id")); err != nil {
 		return err
 	}
-	return e.JSON(http.StatusGone, map[string]any{"status": http.StatusGone,
-		"message": "adding members by email is retired; create an invite link with POST /api/pocketbus/groups/{id}/invites", "data": map[string]any{}})
+	return apis.NewApiError(http.StatusGone,
+		"adding members by email is retired; create an invite link with POST /api/pocketbus/groups/{id}/invites", nil)
 }
 
 // requestOrigin is where the caller reached the app: the browser's Origin
