@@ -20,8 +20,16 @@ func registerRoutes(se *core.ServeEvent, h *Hub) {
 	r := se.Router
 	// Users are sorted and filtered by what co-members see (SPEC §7 Privacy).
 	r.BindFunc(tenancy.CheckUsersQuery)
-	// Refused writes of hidden fields get a 400 instead of being dropped.
-	r.BindFunc(tenancy.KeepRequestBody)
+	// Refused writes of hidden fields get a 400 instead of being dropped:
+	// the body of a records-API create or update is kept as sent, for the
+	// record request hooks (other routes, e.g. auth, do not read it).
+	r.BindFunc(func(e *core.RequestEvent) error {
+		switch e.Request.Pattern {
+		case "POST /api/collections/{collection}/records", "PATCH /api/collections/{collection}/records/{id}":
+			return tenancy.KeepRequestBody(e)
+		}
+		return e.Next()
+	})
 	r.GET("/api/pocketbus/info", h.info)
 
 	api := r.Group("/api/pocketbus")
