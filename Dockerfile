@@ -2,15 +2,17 @@
 # The web app is prebuilt into web/dist and embedded, so no Node stage is needed.
 #
 #   docker build --build-arg VERSION=0.1.0 -t registry.example.com/pocketbus:0.1.0 .
+#   openssl rand -hex 16 > pocketbus.key   # once: 32 characters; keep it
 #   docker run -p 8090:8090 -p 4222:4222 -v pocketbus:/pb_data \
-#     -e POCKETBUS_ENCRYPTION_KEY="$(openssl rand -hex 16)" registry.example.com/pocketbus:0.1.0 \
+#     -e POCKETBUS_ENCRYPTION_KEY="$(cat pocketbus.key)" registry.example.com/pocketbus:0.1.0 \
 #     serve --http=0.0.0.0:8090 --dir=/pb_data --nats-listen=0.0.0.0:4222 \
 #     --encryptionEnv=POCKETBUS_ENCRYPTION_KEY --nats-advertise=nats://HOST:4222 \
 #     --nats-max-memory=512M --nats-max-disk=16G
 #
-# (keep that key: it decrypts the operator seeds). Written and reviewed
-# against deploy/kubernetes/pocketbus.yaml, never built here: the machines this
-# was written on have no container engine.
+# (every run on that volume needs the same key: it decrypts the settings and
+# the operator seeds, and a different one is refused at start). Written and
+# reviewed against deploy/kubernetes/pocketbus.yaml, never built here: the
+# machines this was written on have no container engine.
 
 # The builder runs on the build machine's platform and cross-compiles
 # (CGO_ENABLED=0: the SQLite driver is pure Go).

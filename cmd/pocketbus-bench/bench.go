@@ -799,7 +799,11 @@ func (b *bench) restartAfterUse(used int, streamed []int, creds []bus.IssuedUser
 	}
 	b.add(&figure{Key: "rss_restart_used", Name: "RSS after that restart, no clients", Unit: "MB", Runs: []float64{float64(rss) / 1e6},
 		Note: "VmRSS after the last restart of the figure above: what nats-server loads at start (the accounts with streams) stays loaded"})
-	// The streams survived the restarts.
+	// The streams survived the restarts (if any: addStreams returns none
+	// when StreamAccounts is 0 or no account was loaded).
+	if len(streamed) == 0 {
+		return nil
+	}
 	for _, i := range []int{streamed[0], streamed[len(streamed)-1]} {
 		if err := checkStream(b.pb.NATSURL, creds[i]); err != nil {
 			return fmt.Errorf("account %d after restart: %w", i, err)

@@ -15,7 +15,7 @@ import (
 )
 
 // seedProjects bulk-inserts n projects into the group of a STOPPED server's
-// data dir: every row is what OnProjectSave would have written (default
+// data dir: every row is what OnProjectCreate would have written (default
 // limits, derived account key, account JWT signed by the data dir's own
 // operator), inserted with one prepared statement in one transaction. This
 // takes seconds for 100k, where 100k REST creates would take minutes; the

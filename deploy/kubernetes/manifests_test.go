@@ -525,18 +525,26 @@ func checkProbesPresent(t *testing.T, where string, c corev1.Container) {
 			t.Errorf("%s: no %sProbe", where, name)
 			continue
 		}
-		if p.HTTPGet == nil {
+		var port *intstr.IntOrString
+		switch {
+		case p.HTTPGet != nil:
+			port = &p.HTTPGet.Port
+		case p.TCPSocket != nil:
+			port = &p.TCPSocket.Port
+		default:
 			continue
 		}
-		if _, ok := containerPort(c, p.HTTPGet.Port); !ok {
-			t.Errorf("%s: %sProbe port %s is not a port of the container", where, name, p.HTTPGet.Port.String())
+		if _, ok := containerPort(c, *port); !ok {
+			t.Errorf("%s: %sProbe port %s is not a port of the container", where, name, port.String())
 		}
 	}
 }
 
-// checkPocketbus: probes on /api/health at the --http port, the encryption
-// key from a Secret, JetStream totals within the memory limit and the volume,
-// the data dir on a claim, and --nats-advertise naming a NATS Service.
+// checkPocketbus: startup and readiness probes on /api/health at the --http
+// port, a liveness probe of that port that does not depend on NATS, the
+// encryption key from a Secret, JetStream totals within the memory limit and
+// the volume (embedded NATS), the data dir on a claim, and --nats-advertise
+// naming a NATS Service.
 func checkPocketbus(t *testing.T, m *manifests, where string, ss *appsv1.StatefulSet, c corev1.Container, claims map[string]corev1.PersistentVolumeClaim) {
 	t.Helper()
 	checkProbesPresent(t, where, c)
@@ -548,7 +556,7 @@ func checkPocketbus(t *testing.T, m *manifests, where string, ss *appsv1.Statefu
 	if err != nil {
 		t.Errorf("%s: --http: %v", where, err)
 	}
-	for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
+	for name, p := range map[string]*corev1.Probe{"startup": c.StartupProbe, "readiness": c.ReadinessProbe} {
 		if p == nil {
 			continue
 		}
@@ -558,6 +566,28 @@ func checkPocketbus(t *testing.T, m *manifests, where string, ss *appsv1.Statefu
 		}
 		if cp, ok := containerPort(c, p.HTTPGet.Port); ok && cp.ContainerPort != httpPort {
 			t.Errorf("%s: %sProbe port %d is not the --http port %d", where, name, cp.ContainerPort, httpPort)
+		}
+	}
+	// Liveness is the process answering on its HTTP port, not NATS:
+	// /api/health is 503 while NATS is not ready (for the whole extraction
+	// of a restore, or a NATS cluster's outage), and restarting Pocketbus
+	// mends neither; readiness takes it out of the Services meanwhile.
+	if p := c.LivenessProbe; p != nil {
+		var port *intstr.IntOrString
+		switch {
+		case p.HTTPGet != nil && p.HTTPGet.Path == "/api/health":
+			t.Errorf("%s: livenessProbe is GET /api/health, which is 503 while NATS is not ready (a restore, a NATS outage): the kubelet would restart Pocketbus over it; check the HTTP port (tcpSocket)", where)
+		case p.HTTPGet != nil:
+			port = &p.HTTPGet.Port
+		case p.TCPSocket != nil:
+			port = &p.TCPSocket.Port
+		default:
+			t.Errorf("%s: livenessProbe is neither a TCP check nor an HTTP GET of the --http port", where)
+		}
+		if port != nil {
+			if cp, ok := containerPort(c, *port); ok && cp.ContainerPort != httpPort {
+				t.Errorf("%s: livenessProbe port %d is not the --http port %d", where, cp.ContainerPort, httpPort)
+			}
 		}
 	}
 
@@ -612,7 +642,9 @@ func checkPocketbus(t *testing.T, m *manifests, where string, ss *appsv1.Statefu
 	if claim == nil {
 		t.Errorf("%s: --dir %s is not on a volume claim template", where, dir)
 	}
-	if _, nats := flag(c.Args, "nats-listen"); nats {
+	// Embedded NATS (no --nats-url), whether or not --nats-listen is given:
+	// without it the server still runs, on 127.0.0.1:4222.
+	if _, cluster := flag(c.Args, "nats-url"); !cluster {
 		memLimit := c.Resources.Limits[corev1.ResourceMemory]
 		if v, ok := flag(c.Args, "nats-max-memory"); !ok {
 			t.Errorf("%s: no --nats-max-memory: JetStream sizes itself from the host, not the container", where)

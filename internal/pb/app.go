@@ -42,6 +42,7 @@ type Config struct {
 	MetricsListen                  string // Prometheus /metrics ("" = off)
 
 	maxMemory, maxDisk string // the size flags as given; validate parses them
+	rateLimitsEnv      string // $POCKETBUS_RATE_LIMITS as given ("" = unset); validate checks it
 }
 
 // App is the pocketbus command: PocketBase with its own commands and

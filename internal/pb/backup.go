@@ -24,7 +24,9 @@ import (
 //     restored store; if the restore fails, NATS starts again.
 func (h *Hub) bindBackups(app core.App) {
 	app.OnBackupCreate().BindFunc(func(e *core.BackupEvent) error {
-		e.Exclude = append(e.Exclude, tenancy.JournalDir)
+		// The lock files belong to the running process (a stale pid in a
+		// backup; the restored process takes its own).
+		e.Exclude = append(e.Exclude, tenancy.JournalDir, LockFile)
 		if os.Getenv(e.App.EncryptionEnv()) == "" {
 			e.App.Logger().Warn("backup holds the NATS operator and system account seeds unencrypted; start serve with --encryptionEnv to encrypt them",
 				"backup", e.Name, "seeds", operatorDir(e.App))
@@ -40,6 +42,10 @@ func (h *Hub) bindBackups(app core.App) {
 		if !within(e.App.DataDir(), srv.StoreDir()) {
 			return fmt.Errorf("the JetStream store %s is outside the data dir %s, so a backup cannot hold it; keep --nats-store under --dir", srv.StoreDir(), e.App.DataDir())
 		}
+		if rel, err := filepath.Rel(abs(e.App.DataDir()), abs(srv.StoreDir())); err == nil && rel != "." {
+			// The store's own lock (Exclude takes paths relative to the data dir).
+			e.Exclude = append(e.Exclude, filepath.ToSlash(filepath.Join(rel, LockFile)))
+		}
 		resume, err := srv.PauseJetStream()
 		if err != nil {
 			return err
@@ -52,7 +58,9 @@ func (h *Hub) bindBackups(app core.App) {
 	})
 
 	app.OnBackupRestore().BindFunc(func(e *core.BackupEvent) error {
-		e.Exclude = append(e.Exclude, tenancy.JournalDir)
+		// The held --dir lock stays where it is (not moved aside with the
+		// old data, nor replaced by a backup's copy).
+		e.Exclude = append(e.Exclude, tenancy.JournalDir, LockFile)
 		plane := h.Plane()
 		if plane == nil {
 			return e.Next()

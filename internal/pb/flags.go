@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -46,7 +47,16 @@ func (cfg *Config) serveFlags() *pflag.FlagSet {
 		"system-account .creds for --nats-url (default: a system user minted from the operator) (env POCKETBUS_NATS_SYSTEM_CREDS)")
 	fs.StringVar(&cfg.NATSWSURL, "nats-ws-url", envOr("POCKETBUS_NATS_WS_URL", ""),
 		"with --nats-url: a WebSocket URL of the cluster (ws:// or wss://), proxied at /nats for the web app (env POCKETBUS_NATS_WS_URL)")
-	fs.BoolVar(&cfg.RateLimits, "rate-limits", envOr("POCKETBUS_RATE_LIMITS", "true") != "false",
+	// strconv.ParseBool's values, as the flag takes; validate refuses others
+	// (anything but "false" left the limiter on before).
+	rateLimits := true
+	if v := strings.TrimSpace(os.Getenv("POCKETBUS_RATE_LIMITS")); v != "" {
+		cfg.rateLimitsEnv = v
+		if b, err := strconv.ParseBool(v); err == nil {
+			rateLimits = b
+		}
+	}
+	fs.BoolVar(&cfg.RateLimits, "rate-limits", rateLimits,
 		"PocketBase's rate limiter on auth and create routes; false turns it off for this process, e.g. for load tests (env POCKETBUS_RATE_LIMITS)")
 	return fs
 }
@@ -55,6 +65,11 @@ func (cfg *Config) serveFlags() *pflag.FlagSet {
 // value is an error that names its flag instead of a failure later on.
 func (cfg *Config) validate() error {
 	var err error
+	if v := cfg.rateLimitsEnv; v != "" {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("POCKETBUS_RATE_LIMITS (--rate-limits): %q is not true or false", v)
+		}
+	}
 	if cfg.MaxMemory, err = parseSize("--nats-max-memory", cfg.maxMemory); err != nil {
 		return err
 	}
@@ -93,6 +108,11 @@ func (cfg *Config) validate() error {
 				return fmt.Errorf("%s configures the embedded NATS server, which does not run with --nats-url (configure the cluster itself)", f.flag)
 			}
 		}
+		if u := cfg.NATSWSURL; u != "" {
+			if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "ws" && parsed.Scheme != "wss") || parsed.Host == "" {
+				return fmt.Errorf("--nats-ws-url: %q is not a ws:// or wss:// URL", u)
+			}
+		}
 	} else if cfg.NATSWSURL != "" {
 		return fmt.Errorf("--nats-ws-url goes with --nats-url (the embedded server has --nats-ws-listen)")
 	}
@@ -128,14 +148,15 @@ func parseSize(flag, s string) (int64, error) {
 }
 
 func checkListen(flag, hp string) error {
-	host, port, err := net.SplitHostPort(hp)
+	// The host is not checked: a name that does not resolve fails when the
+	// listener opens, naming the address.
+	_, port, err := net.SplitHostPort(hp)
 	if err != nil {
 		return fmt.Errorf("%s: %q is not host:port: %v", flag, hp, err)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return fmt.Errorf("%s: %q: bad port %q", flag, hp, port)
 	}
-	_ = host // a name that does not resolve fails when the listener opens, naming the address
 	return nil
 }
 

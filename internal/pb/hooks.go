@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http/httputil"
-	"net/url"
 	"os"
 	"sync/atomic"
 
@@ -199,9 +198,6 @@ func (h *Hub) startDataPlane(app core.App) error {
 	if h.cfg.NATSURL != "" {
 		return h.connectCluster(app)
 	}
-	if h.cfg.NATSWSURL != "" {
-		return fmt.Errorf("--nats-ws-url goes with --nats-url (the embedded server has --nats-ws-listen)")
-	}
 	srv, err := bus.Start(bus.Config{
 		StoreDir:      h.cfg.storeDir(app.DataDir()),
 		Listen:        h.cfg.NATSListen,
@@ -240,11 +236,6 @@ func (h *Hub) startDataPlane(app core.App) error {
 // cluster (SPEC §6). Quotas are admitted against --nats-max-memory and
 // --nats-max-disk when given: only the cluster's operator knows its size.
 func (h *Hub) connectCluster(app core.App) error {
-	if u := h.cfg.NATSWSURL; u != "" {
-		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "ws" && parsed.Scheme != "wss") || parsed.Host == "" {
-			return fmt.Errorf("--nats-ws-url: %q is not a ws:// or wss:// URL", u)
-		}
-	}
 	cl, err := bus.ConnectCluster(h.cfg.NATSURL, h.cfg.NATSSystemCreds, h.Tenancy.Operator, tenancy.AccountSource{App: app})
 	if err != nil {
 		return err

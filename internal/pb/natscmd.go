@@ -12,8 +12,9 @@ import (
 	"github.com/pocketbus/pocketbus/internal/bus"
 )
 
-// skipBootstrap marks commands that do not open the database: they only
-// read the operator files under --dir (see App.execute).
+// skipBootstrap marks commands that do not open the database, and so
+// their subcommands: they only read the operator files under --dir (see
+// App.execute and App.skipBootstrap).
 const skipBootstrap = "pocketbus/skip-bootstrap"
 
 // newNATSCommand is `pocketbus nats ...`: what operators of NATS need from
@@ -49,7 +50,6 @@ func newNATSCommand(app *pocketbase.PocketBase) *cobra.Command {
 			"`pocketbus serve --nats-url nats://...`. Needs --dir; refuses a dir without an operator unless --init.",
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
-		Annotations:  map[string]string{skipBootstrap: "true"},
 		RunE: func(c *cobra.Command, args []string) error {
 			op, err := loadOperator(c, initOp)
 			if err != nil {
@@ -79,7 +79,6 @@ func newNATSCommand(app *pocketbase.PocketBase) *cobra.Command {
 			"password. It cannot be revoked before it expires (--expires, default 24h; 0 = never), so keep it short.",
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
-		Annotations:  map[string]string{skipBootstrap: "true"},
 		RunE: func(c *cobra.Command, args []string) error {
 			if expires < 0 {
 				return fmt.Errorf("--expires: %s is negative", expires)

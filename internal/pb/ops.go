@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -31,7 +33,9 @@ type ops struct {
 	metrics *metrics
 
 	metricsListener net.Listener
-	metricsServer   *http.Server
+	// Set by serve's OnServe, read by OnTerminate, which a signal runs on
+	// another goroutine, possibly while serve is still starting.
+	metricsServer atomic.Pointer[http.Server]
 }
 
 func bindOps(app core.App, h *Hub, cfg *Config) *ops {
@@ -47,17 +51,14 @@ func bindOps(app core.App, h *Hub, cfg *Config) *ops {
 }
 
 // preflight runs before `serve` does anything else (migrations, ports,
-// NATS): every flag value is checked, the data dir and the JetStream store
-// are locked (which also shows that the store is writable), and the
-// metrics port is taken.
+// NATS): every flag value is checked, the JetStream store is locked
+// (which also shows that the store is writable), and the metrics port is
+// taken. The data dir is already locked (App.execute, before Bootstrap).
 func (o *ops) preflight(app core.App) error {
 	if err := o.cfg.validate(); err != nil {
 		return err
 	}
 	dir := app.DataDir()
-	if _, err := lockDir(dir, "--dir"); err != nil {
-		return err
-	}
 	if o.cfg.NATSURL == "" {
 		store := o.cfg.storeDir(dir)
 		if abs(store) != abs(dir) {
@@ -95,6 +96,9 @@ func (o *ops) onServe(se *core.ServeEvent) error {
 	// PocketBase opens its HTTP listener only after every OnServe hook, so
 	// a port in use would be found after NATS has started; open it now.
 	if se.Listener == nil {
+		// Server.Addr is --https when given, else --http (never "" from
+		// serve's flags, which default --http); ":http" is PocketBase's
+		// fallback for an empty one.
 		addr := se.Server.Addr
 		if addr == "" {
 			addr = ":http"
@@ -104,9 +108,22 @@ func (o *ops) onServe(se *core.ServeEvent) error {
 			return fmt.Errorf("HTTP listener (--http/--https) %s: %w", addr, err)
 		}
 		se.Listener = l
+		// Port 0 (a free port): PocketBase prints Server.Addr as the
+		// address it serves on; give it the port the listener got.
+		if host, port, err := net.SplitHostPort(se.Server.Addr); err == nil && port == "0" {
+			se.Server.Addr = net.JoinHostPort(host, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+		}
 	}
 	se.InstallerFunc = installer
-	se.Router.BindFunc(o.metrics.observe)
+	if o.metricsListener != nil {
+		// Right inside PocketBase's activity logger, outside its panic
+		// recovery, rate limiter, superuser IP whitelist and body limit:
+		// the requests those answer (429, 403, 413, 500) are counted too.
+		se.Router.Bind(&hook.Handler[*core.RequestEvent]{
+			Priority: apis.DefaultActivityLoggerMiddlewarePriority + 1,
+			Func:     o.metrics.observe,
+		})
+	}
 	se.Router.BindFunc(o.health)
 	registerOpsRoutes(se)
 	if err := se.Next(); err != nil {
@@ -194,9 +211,13 @@ func (o *ops) startMetrics(app core.App) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", o.metrics.handler())
-	o.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Stored before Serve: a shutdown from here on stops it (Serve after
+	// Shutdown returns at once).
+	o.metricsServer.Store(srv)
+	l := o.metricsListener
 	go func() {
-		if err := o.metricsServer.Serve(o.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			app.Logger().Error("metrics listener stopped", "error", err)
 		}
 	}()
@@ -204,10 +225,10 @@ func (o *ops) startMetrics(app core.App) {
 }
 
 func (o *ops) stopMetrics() {
-	if o.metricsServer != nil {
+	if srv := o.metricsServer.Load(); srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		o.metricsServer.Shutdown(ctx)
+		srv.Shutdown(ctx)
 	}
 }
 

@@ -153,10 +153,22 @@ func TestOneProcessPerDataDir(t *testing.T) {
 	inst := startInstance(t, "")
 	store := filepath.Join(t.TempDir(), "store")
 	storeInst := startInstance(t, "", "--nats-store", store)
+	// PocketBase's temp dir (a backup or restore in progress) is the
+	// running server's: a refused second start leaves it alone.
+	planted := filepath.Join(inst.dir, ".pb_temp_to_delete", "in-progress")
+	if err := os.MkdirAll(filepath.Dir(planted), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(planted, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	stderr, took, _ := runFailing(t, nil, "serve", "--dir", inst.dir, "--http", freeAddr(t), "--nats-listen", "127.0.0.1:0")
 	if !strings.Contains(stderr, filepath.Join(inst.dir, "pocketbus.lock")) || !strings.Contains(stderr, "in use") {
 		t.Fatalf("second serve on the same --dir: %s", stderr)
+	}
+	if _, err := os.Stat(planted); err != nil {
+		t.Fatalf("the refused second serve touched the running server's temp dir: %v", err)
 	}
 	t.Logf("same --dir: exit after %s: %s", took.Round(time.Millisecond), strings.TrimSpace(stderr))
 
@@ -170,6 +182,9 @@ func TestOneProcessPerDataDir(t *testing.T) {
 	stderr, _, _ = runFailing(t, nil, "migrate", "up", "--dir", inst.dir)
 	if !strings.Contains(stderr, "pocketbus.lock") {
 		t.Fatalf("migrate beside serve: %s", stderr)
+	}
+	if _, err := os.Stat(planted); err != nil {
+		t.Fatalf("the refused migrate touched the running server's temp dir: %v", err)
 	}
 	if out, err := exec.Command(binPath, "superuser", "upsert", "second@pocketbus.test", "password123", "--dir", inst.dir).CombinedOutput(); err != nil {
 		t.Fatalf("superuser upsert beside serve: %v: %s", err, out)
@@ -190,8 +205,9 @@ func TestOneProcessPerDataDir(t *testing.T) {
 // The JetStream totals show in the metrics and in nats-server's /varz.
 func TestMetricsAndNATSMonitoring(t *testing.T) {
 	metricsAddr, monitorAddr := freeAddr(t), freeAddr(t)
+	// The rate limiter on (the harness turns it off): its 429s are counted.
 	inst := startInstance(t, "", "--metrics-listen", metricsAddr, "--nats-monitor-listen", monitorAddr,
-		"--nats-max-memory", "512MiB", "--nats-max-disk", "15.5G")
+		"--nats-max-memory", "512MiB", "--nats-max-disk", "15.5G", "--rate-limits=true")
 	metricsURL, monitorURL := "http://"+metricsAddr+"/metrics", "http://"+monitorAddr
 
 	before := scrape(t, metricsURL)
@@ -255,6 +271,26 @@ func TestMetricsAndNATSMonitoring(t *testing.T) {
 	}
 	if strings.Contains(after, pid+"/credentials") {
 		t.Fatal("a request path with an id became a label")
+	}
+
+	// Requests that PocketBase's rate limiter answers (before any handler)
+	// are counted too.
+	limited := 0
+	for i := 0; i < 10; i++ {
+		st, _, err := anonymous(t, inst).call("POST", "/api/collections/users/auth-with-password",
+			map[string]any{"identity": u.Email, "password": "wrong"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == 429 {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatal("10 quick sign-in attempts were never rate-limited")
+	}
+	if v := metric(t, scrape(t, metricsURL), `pocketbus_http_requests_total{route="POST /api/collections/{collection}/auth-with-password",status="429"}`); v != float64(limited) {
+		t.Fatalf("rate-limited sign-ins counted %v, want %d", v, limited)
 	}
 
 	// nats-server's own monitoring sees the same connection.

@@ -20,8 +20,16 @@ func registerRoutes(se *core.ServeEvent, h *Hub) {
 	r := se.Router
 	// Users are sorted and filtered by what co-members see (SPEC §7 Privacy).
 	r.BindFunc(tenancy.CheckUsersQuery)
-	// Refused writes of hidden fields get a 400 instead of being dropped.
-	r.BindFunc(tenancy.KeepRequestBody)
+	// Refused writes of hidden fields get a 400 instead of being dropped:
+	// the body of a records-API create or update is kept as sent, for the
+	// record request hooks (other routes, e.g. auth, do not read it).
+	r.BindFunc(func(e *core.RequestEvent) error {
+		switch e.Request.Pattern {
+		case "POST /api/collections/{collection}/records", "PATCH /api/collections/{collection}/records/{id}":
+			return tenancy.KeepRequestBody(e)
+		}
+		return e.Next()
+	})
 	r.GET("/api/pocketbus/info", h.info)
 
 	api := r.Group("/api/pocketbus")
@@ -263,22 +271,20 @@ func addMemberRetired(e *core.RequestEvent) error {
 	if err := tenancy.GroupForMember(e, e.App, e.Request.PathValue("id")); err != nil {
 		return err
 	}
-	return e.JSON(http.StatusGone, map[string]any{"status": http.StatusGone,
-		"message": "adding members by email is retired; create an invite link with POST /api/pocketbus/groups/{id}/invites", "data": map[string]any{}})
+	return apis.NewApiError(http.StatusGone,
+		"adding members by email is retired; create an invite link with POST /api/pocketbus/groups/{id}/invites", nil)
 }
 
 // requestOrigin is where the caller reached the app: the browser's Origin
 // when it sent one (the web app's own address, where /join/{token} lives),
-// else the scheme and host of the request.
+// else appOrigin's scheme and host (a trusted proxy's forwarded ones, as
+// ws_url), so that an invite link is https:// where ws_url is wss://.
 func requestOrigin(e *core.RequestEvent) string {
 	if o := e.Request.Header.Get("Origin"); o != "" {
 		if u, err := url.Parse(o); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
 			return u.Scheme + "://" + u.Host
 		}
 	}
-	scheme := "http"
-	if e.Request.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + e.Request.Host
+	scheme, host := appOrigin(e)
+	return scheme + "://" + host
 }

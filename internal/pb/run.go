@@ -28,17 +28,15 @@ func (a *App) Start() error {
 	serve := cmd.NewServeCommand(a.PocketBase, true)
 	serve.Flags().AddFlagSet(a.cfg.serveFlags())
 	// Before PocketBase's serve runs migrations or opens a port: flag
-	// values, the data dir lock, the store.
+	// values, the store lock, the metrics port.
 	serve.PreRunE = func(c *cobra.Command, args []string) error { return a.ops.preflight(a.PocketBase) }
+	annotate(serve, lockDataDir)
 	root.AddCommand(cmd.NewSuperuserCommand(a.PocketBase), serve)
 	// `migrate` changes the schema under the database: not while serve
 	// runs on the same data dir (it holds the lock).
 	migratecmd.MustRegister(a.PocketBase, root, migratecmd.Config{})
 	if m, _, err := root.Find([]string{"migrate"}); err == nil && m.Name() == "migrate" {
-		m.PreRunE = func(c *cobra.Command, args []string) error {
-			_, err := lockDir(a.DataDir(), "--dir")
-			return err
-		}
+		annotate(m, lockDataDir)
 	}
 
 	if err := a.execute(); err != nil {
@@ -58,6 +56,16 @@ func (a *App) Start() error {
 // terminate hooks run (NATS is shut down before the database closes).
 func (a *App) execute() error {
 	if !a.skipBootstrap() {
+		// The --dir lock comes before Bootstrap, which already writes to the
+		// data dir (system migrations, the operator on a first start) and
+		// deletes PocketBase's temp dir: a second serve would otherwise
+		// remove the running one's backup or restore in progress before it
+		// finds the lock. Held until the process exits.
+		if a.locksDataDir() {
+			if _, err := lockDir(a.DataDir(), "--dir"); err != nil {
+				return err
+			}
+		}
 		if err := a.Bootstrap(); err != nil {
 			if env := a.EncryptionEnv(); env != "" && strings.Contains(err.Error(), "message authentication failed") {
 				// PocketBase's settings (and the operator's seeds) are
@@ -86,6 +94,24 @@ func (a *App) execute() error {
 		return cmdErr
 	}
 	return termErr
+}
+
+// lockDataDir marks the commands that hold the --dir lock while they run
+// (serve, migrate): taken in execute, before the app is bootstrapped.
+const lockDataDir = "pocketbus/lock-data-dir"
+
+func annotate(c *cobra.Command, key string) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[key] = "true"
+}
+
+// locksDataDir reports whether the command on the command line is marked
+// lockDataDir.
+func (a *App) locksDataDir() bool {
+	c, _, err := a.RootCmd.Find(os.Args[1:])
+	return err == nil && c.Annotations[lockDataDir] == "true"
 }
 
 // skipBootstrap is PocketBase's rule (already bootstrapped, an unknown
