@@ -627,13 +627,18 @@ func TestCredentialOptionsHold(t *testing.T) {
 
 	// Finding 11: deny lists cover JetStream unless jetstream is asked for.
 	denied := mustConnect(t, inst.NATSURL, u.issue(pid, map[string]any{"sub_deny": []string{"secret.>"}}))
-	// A denied JetStream API request is never answered: wait briefly.
-	short, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	if _, err := lcJS(t, denied).CreateStream(short, jetstreamConfig("STEAL", "secret.>")); err == nil {
+	// A denied JetStream API request is never answered: wait briefly, each
+	// request with its own deadline (a shared one would be used up by the
+	// first and fail the second before it reached the server).
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	if _, err := lcJS(t, denied).CreateStream(short(), jetstreamConfig("STEAL", "secret.>")); err == nil {
 		t.Fatal("a sub_deny secret.> credential created a stream over secret.>")
 	}
-	if _, err := lcJS(t, denied).Stream(short, "VICTIM"); err == nil {
+	if _, err := lcJS(t, denied).Stream(short(), "VICTIM"); err == nil {
 		t.Fatal("a credential with lists and no jetstream reads stream info")
 	}
 	if _, err := js.Stream(lcCtx(t), "STEAL"); err == nil {
