@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -749,9 +750,26 @@ func TestFairShare(t *testing.T) {
 }
 
 // Rate limits are on by default (PocketBase's limiter): a burst of sign-in
-// attempts or creates from one address gets 429s.
+// attempts or creates from one address gets 429s. The server runs without
+// the tests' --rate-limits=false and without POCKETBUS_RATE_LIMITS.
 func TestRateLimitsOnByDefault(t *testing.T) {
-	inst := startInstance(t, "", "--rate-limits=true")
+	if v, ok := os.LookupEnv("POCKETBUS_RATE_LIMITS"); ok {
+		t.Setenv("POCKETBUS_RATE_LIMITS", v) // restored after the test
+		os.Unsetenv("POCKETBUS_RATE_LIMITS")
+	}
+	inst, err := prepare(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.args = slices.DeleteFunc(inst.args, func(a string) bool { return a == noRateLimits })
+	if slices.ContainsFunc(inst.args, func(a string) bool { return strings.HasPrefix(a, "--rate-limits") }) {
+		t.Fatalf("serve %v sets the rate limits", inst.args)
+	}
+	err = inst.start()
+	t.Cleanup(inst.stop)
+	if err != nil {
+		t.Fatal(err)
+	}
 	u := signUp(t, inst, "Rate")
 	anon := anonymous(t, inst)
 	limited := 0
