@@ -99,6 +99,7 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 		deleted   []string         // acknowledged project deletes
 		deletedCr []map[string]any // a credential of each deleted project
 	)
+	var renames atomic.Int64 // acknowledged renames (not journaled: nothing checks their value)
 	initialMember := map[string]bool{}
 	for _, m := range members {
 		initialMember[m.ID] = true
@@ -173,7 +174,9 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 		// Renames racing all of it.
 		worker(func(ctx context.Context, i int) {
 			for _, pid := range []string{toggled, limited} {
-				members[1].call("PATCH", "/api/collections/projects/records/"+pid, map[string]any{"description": fmt.Sprint(i)})
+				if st, _, _ := members[1].call("PATCH", "/api/collections/projects/records/"+pid, map[string]any{"description": fmt.Sprint(i)}); st == 200 {
+					renames.Add(1)
+				}
 			}
 		})
 		// Removals and joins of one member.
@@ -286,6 +289,28 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 	}
 	t.Logf("%d kills: %d projects created, %d deleted, %d revokes, %d JetStream messages acknowledged — none lost",
 		trials, len(created), len(deleted), len(revoked), len(acked))
+	// Every worker got writes through over the trials: a worker that never
+	// did would leave its part of the checks above with nothing to check.
+	acks := func(fact string) (n int) {
+		for _, o := range j.facts[fact] {
+			if o.acked {
+				n++
+			}
+		}
+		return n
+	}
+	counts := map[string]int{
+		"project creates": len(created), "project deletes": len(deleted), "revokes": len(revoked),
+		"JetStream publishes": len(acked), "renames": int(renames.Load()),
+		"disables/enables": acks("disabled:" + toggled), "limit changes": acks("max_payload:" + limited),
+		"removals/joins": acks("member:" + members[1].ID),
+	}
+	t.Logf("acknowledged writes: %v", counts)
+	for what, n := range counts {
+		if n == 0 {
+			t.Errorf("no acknowledged %s in %d trials", what, trials)
+		}
+	}
 }
 
 // retryNoResponders runs a JetStream request again while its answer is

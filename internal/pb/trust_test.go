@@ -110,6 +110,9 @@ func TestNoLostUpdatesUnderConcurrentRenames(t *testing.T) {
 		if lost > 0 {
 			t.Fatalf("%d of %d acknowledged revocations missing from the account JWT after %d concurrent renames", lost, rounds, saves)
 		}
+		if saves == 0 {
+			t.Fatal("no rename was saved: there was no concurrent writer")
+		}
 		for i, c := range creds {
 			if nc, err := connect(t, inst.NATSURL, c); err == nil {
 				nc.Close()
@@ -146,6 +149,9 @@ func TestNoLostUpdatesUnderConcurrentRenames(t *testing.T) {
 		if lost > 0 {
 			t.Fatalf("%d of %d acknowledged disable/enable changes lost to %d concurrent renames", lost, rounds, saves)
 		}
+		if saves == 0 {
+			t.Fatal("no rename was saved: there was no concurrent writer")
+		}
 		t.Logf("%d disable/enable changes against %d concurrent renames: none lost", rounds, saves)
 	})
 
@@ -165,6 +171,9 @@ func TestNoLostUpdatesUnderConcurrentRenames(t *testing.T) {
 		saves := stop()
 		if lost > 0 {
 			t.Fatalf("%d of %d acknowledged limit changes lost to %d concurrent renames", lost, rounds, saves)
+		}
+		if saves == 0 {
+			t.Fatal("no rename was saved: there was no concurrent writer")
 		}
 		// NATS enforces the last one.
 		nc := mustConnect(t, inst.NATSURL, bob.issue(pid, nil))
