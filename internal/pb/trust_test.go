@@ -506,9 +506,15 @@ func TestClientChosenIDsRefused(t *testing.T) {
 	su.fieldErr("id", "POST", "/api/collections/projects/records", map[string]any{"id": id, "name": "x", "group": u.MyGroup})
 	anonymous(t, inst).fieldErr("id", "POST", "/api/collections/users/records", map[string]any{
 		"id": id, "email": "id-" + randomHex(3) + "@pocketbus.test", "password": "password123", "passwordConfirm": "password123"})
+	// Without the id these bodies are refused too (a missing field, or a
+	// create that only a route makes: 403): the refusal must name the id.
 	for _, c := range []string{"credentials", "invites", "memberships", "events", "revocations"} {
-		if st, _ := su.do("POST", "/api/collections/"+c+"/records", map[string]any{"id": id}); st < 400 || st > 499 {
+		st, out := su.do("POST", "/api/collections/"+c+"/records", map[string]any{"id": id})
+		if st < 400 || st > 499 {
 			t.Fatalf("superuser create of %s with an id: %d", c, st)
+		}
+		if data, _ := out["data"].(map[string]any); data["id"] == nil {
+			t.Fatalf("superuser create of %s with an id: %d without id in data: %v", c, st, out)
 		}
 	}
 	su.must(404, "GET", "/api/collections/projects/records/"+id, nil)
