@@ -732,6 +732,11 @@ func TestFairShare(t *testing.T) {
 	if len(said) == 0 || !strings.Contains(said[0], "js_share") {
 		t.Fatalf("refusals do not say which limit: %v", said)
 	}
+	for _, m := range said { // the Map's order is random: every one says it
+		if !strings.Contains(m, "js_share") {
+			t.Fatalf("a refusal does not say which limit: %q (all: %v)", m, said)
+		}
+	}
 	mine := other.createProject(other.MyGroup, "mine")["id"].(string)
 	// An unlimited quota takes the whole total: refused under a 10% share.
 	out0 := su.fieldErr("js_max_memory", "PATCH", "/api/collections/projects/records/"+mine, map[string]any{"js_max_memory": -1})
