@@ -618,15 +618,31 @@ func TestCredentialOptionsHold(t *testing.T) {
 	}
 
 	// Finding 3: pub_allow ["app.>"] cannot reply its way out.
-	app := mustConnect(t, inst.NATSURL, u.issue(pid, map[string]any{"pub_allow": []string{"app.>"}}))
+	app := lcDial(t, inst.NATSURL, u.issue(pid, map[string]any{"pub_allow": []string{"app.>"}}))
 	watch, _ := full.SubscribeSync("admin.>")
 	full.Flush()
-	loop, _ := app.Subscribe("app.loop", func(m *nats.Msg) { m.Respond([]byte("pwned")) })
+	var repliedMu sync.Mutex
+	replied := map[string]int{} // reply subject → replies the handler tried
+	loop, _ := app.Subscribe("app.loop", func(m *nats.Msg) {
+		m.Respond([]byte("pwned"))
+		repliedMu.Lock()
+		replied[m.Reply]++
+		repliedMu.Unlock()
+	})
 	defer loop.Unsubscribe()
 	app.Flush()
 	app.PublishMsg(&nats.Msg{Subject: "app.loop", Reply: "admin.shutdown", Data: []byte("x")})
 	app.PublishMsg(&nats.Msg{Subject: "app.loop", Reply: "$JS.API.STREAM.DELETE.VICTIM", Data: []byte("x")})
 	app.Flush()
+	// Each escape was tried: the handler replied to admin.shutdown (and the
+	// server refused that reply), and either replied to the JetStream API
+	// too or nats-server refused the publish that named it as the reply.
+	waitFor(t, 3*time.Second, "the handler's replies", func() bool {
+		repliedMu.Lock()
+		defer repliedMu.Unlock()
+		return replied["admin.shutdown"] == 1 && app.told(`publish to "admin.shutdown"`) &&
+			(replied["$JS.API.STREAM.DELETE.VICTIM"] == 1 || app.told(`publish with reply of "$js.api.stream.delete.victim"`))
+	})
 	if m, err := watch.NextMsg(500 * time.Millisecond); err == nil {
 		t.Fatalf("a pub_allow app.> credential published to %s through a reply", m.Subject)
 	}
