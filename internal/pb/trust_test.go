@@ -385,10 +385,13 @@ func TestInvites(t *testing.T) {
 	member.must(404, "GET", "/api/pocketbus/invites/"+token+"x", nil)
 	member.must(200, "POST", "/api/pocketbus/invites/"+token+"/accept", nil)
 	member.must(200, "GET", "/api/collections/groups/records/"+gid, nil)
-	// Used up: a second person gets 404, the member accepting again gets 200.
+	// Used up: a second person gets 404, and so does the member accepting
+	// again (a used-up link is not found for anyone), who stays a member.
 	eve.must(404, "GET", "/api/pocketbus/invites/"+token, nil)
 	eve.must(404, "POST", "/api/pocketbus/invites/"+token+"/accept", nil)
 	eve.must(404, "GET", "/api/collections/groups/records/"+gid, nil)
+	member.must(404, "POST", "/api/pocketbus/invites/"+token+"/accept", nil)
+	member.must(200, "GET", "/api/collections/groups/records/"+gid, nil)
 
 	// Accepting as an existing member uses nothing up.
 	two := owner.must(200, "POST", invites, map[string]any{"max_uses": 2})
