@@ -109,6 +109,7 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 		ctx, stop := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		var writes atomic.Int64
+		var issued []map[string]any // credentials issued this trial (under mu)
 		worker := func(f func(ctx context.Context, i int)) {
 			wg.Go(func() {
 				for i := 0; ctx.Err() == nil; i++ {
@@ -147,6 +148,9 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 			if st != 200 {
 				return
 			}
+			mu.Lock()
+			issued = append(issued, cred)
+			mu.Unlock()
 			if st, _, _ := members[0].call("POST", "/api/pocketbus/credentials/"+cred["id"].(string)+"/revoke", nil); st == 200 {
 				mu.Lock()
 				revoked = append(revoked, cred)
@@ -232,7 +236,7 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 		stop()
 		wg.Wait()
 		lcRestart(t, inst)
-		verifyAfterCrash(t, inst, su, trial)
+		verifyAfterCrash(t, inst, su, trial, issued)
 	}
 
 	// Everything acknowledged, checked once more after the last restart.
@@ -338,9 +342,10 @@ func retryNoResponders[T any](t *testing.T, request func() (T, error)) (T, error
 
 // verifyAfterCrash checks what must hold after any crash, whatever was in
 // flight: memberships and their copies agree, owners are members, every
-// account JWT matches its project's committed rows, and NATS refuses what
-// the rows say is revoked or disabled.
-func verifyAfterCrash(t *testing.T, inst *instance, su *client, trial int) {
+// account JWT matches its project's committed rows (disabled, max_payload,
+// revocations), and NATS refuses each of the trial's issued credentials
+// that the rows say is revoked or whose project they say is disabled.
+func verifyAfterCrash(t *testing.T, inst *instance, su *client, trial int, issued []map[string]any) {
 	t.Helper()
 	byUser := map[string][]string{}
 	for _, m := range su.list("memberships", "") {
@@ -391,6 +396,13 @@ func verifyAfterCrash(t *testing.T, inst *instance, su *client, trial int) {
 		}
 		if !found {
 			t.Fatalf("trial %d: credential %s is marked revoked without a revocation row", trial, c["id"])
+		}
+	}
+	for _, cred := range issued {
+		c := su.must(200, "GET", "/api/collections/credentials/records/"+cred["id"].(string), nil)
+		p := su.must(200, "GET", "/api/collections/projects/records/"+c["project"].(string), nil)
+		if c["revoked"] != "" || p["disabled"] == true {
+			lcRefused(t, inst.NATSURL, cred, fmt.Sprintf("trial %d: credential %s (revoked %q, project disabled %v)", trial, c["id"], c["revoked"], p["disabled"]))
 		}
 	}
 }
