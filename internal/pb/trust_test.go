@@ -599,13 +599,22 @@ func TestRemovalEndsNATSAccess(t *testing.T) {
 		t.Fatalf("kept credential record: %v", rec)
 	}
 
-	// Leaving is the same; rejoining later works with new tokens.
+	// Leaving is the same (web token closed, credentials revoked and
+	// closed); rejoining later works with new tokens and credentials.
 	owner.invite(gid, carol)
 	again := webConn(t, inst, carol, p1)
 	again.alive(t, "a rejoined member's new web token")
+	againCred := carol.issue(p1, nil)
+	againConn := lcDial(t, inst.NATSURL, againCred)
+	againConn.alive(t, "a rejoined member's new credential")
 	start = time.Now()
 	carol.must(204, "DELETE", "/api/pocketbus/groups/"+gid+"/members/"+carol.ID, nil)
 	again.closedWithin(t, start, closeBound, "web token of a member who left")
+	againConn.closedWithin(t, start, closeBound, "credential of a member who left")
+	lcRefused(t, inst.NATSURL, againCred, "a credential of a member who left")
+	if rec := owner.must(200, "GET", "/api/collections/credentials/records/"+againCred["id"].(string), nil); rec["revoked"] == "" {
+		t.Fatalf("the credential of a member who left is not revoked: %v", rec)
+	}
 }
 
 // Findings 3, 11, 12: what a credential's options grant, on the wire.
