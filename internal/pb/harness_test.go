@@ -288,7 +288,9 @@ func (c *client) send(method, path string, body any) (int, []byte, error) {
 	return resp.StatusCode, raw, err
 }
 
-// call is do for goroutines: no t.Fatal, the error comes back.
+// call is do for goroutines and for requests that may meet a killed
+// server: no t.Fatal, the error comes back (with status 0 when the request
+// got no answer).
 func (c *client) call(method, path string, body any) (int, map[string]any, error) {
 	st, raw, err := c.send(method, path, body)
 	var out map[string]any
