@@ -920,7 +920,7 @@ func TestNoStaleAccountAfterLazyLoad(t *testing.T) {
 	inst := startInstance(t, "", "--nats-max-memory", "8G", "--nats-max-disk", "100G")
 	u := signUp(t, inst, "Lazy")
 	unlimited(t, superuser(t, inst), u)
-	const n = 40
+	const n = 120 // 2-9 of 120 rounds were stale before the fix (e7051ec)
 	for _, op := range []string{"revoke", "disable", "delete"} {
 		t.Run(op, func(t *testing.T) {
 			type round struct {
