@@ -17,6 +17,27 @@ import (
 	"github.com/pocketbus/pocketbus/internal/proc"
 )
 
+// startExternal runs an in-process nats-server from conf, a config that
+// includes what `pocketbus nats operator` printed, and waits until it
+// takes clients.
+func startExternal(t *testing.T, conf string) *server.Server {
+	t.Helper()
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatalf("the printed config does not load in nats-server: %v", err)
+	}
+	opts.NoSigs, opts.NoLog = true, true
+	ext, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext.Start()
+	if !ext.ReadyForConnections(10 * time.Second) {
+		t.Fatal("external nats-server not ready")
+	}
+	return ext
+}
+
 // An external nats-server configured only with `pocketbus nats operator`,
 // with Pocketbus as its control plane (serve --nats-url): projects' accounts
 // are pushed there, credentials connect there, revoke and delete act there,
@@ -43,23 +64,7 @@ func TestExternalNATSServer(t *testing.T) {
 	if err := os.WriteFile(conf, append([]byte(head), out...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startExternal := func() *server.Server {
-		opts, err := server.ProcessConfigFile(conf)
-		if err != nil {
-			t.Fatalf("the printed config does not load in nats-server: %v", err)
-		}
-		opts.NoSigs, opts.NoLog = true, true
-		ext, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ext.Start()
-		if !ext.ReadyForConnections(10 * time.Second) {
-			t.Fatal("external nats-server not ready")
-		}
-		return ext
-	}
-	ext := startExternal()
+	ext := startExternal(t, conf)
 	defer func() { ext.Shutdown() }()
 
 	wsURL := fmt.Sprintf("ws://127.0.0.1:%d", wsPort)
@@ -130,7 +135,7 @@ func TestExternalNATSServer(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, "ext-jwt")); err != nil {
 		t.Fatal(err)
 	}
-	ext = startExternal()
+	ext = startExternal(t, conf)
 	if err := inst.start(); err != nil {
 		t.Fatal(err)
 	}

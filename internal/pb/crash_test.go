@@ -99,6 +99,7 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 		deleted   []string         // acknowledged project deletes
 		deletedCr []map[string]any // a credential of each deleted project
 	)
+	var renames atomic.Int64 // acknowledged renames (not journaled: nothing checks their value)
 	initialMember := map[string]bool{}
 	for _, m := range members {
 		initialMember[m.ID] = true
@@ -108,6 +109,7 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 		ctx, stop := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		var writes atomic.Int64
+		var issued []map[string]any // credentials issued this trial (under mu)
 		worker := func(f func(ctx context.Context, i int)) {
 			wg.Go(func() {
 				for i := 0; ctx.Err() == nil; i++ {
@@ -146,6 +148,9 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 			if st != 200 {
 				return
 			}
+			mu.Lock()
+			issued = append(issued, cred)
+			mu.Unlock()
 			if st, _, _ := members[0].call("POST", "/api/pocketbus/credentials/"+cred["id"].(string)+"/revoke", nil); st == 200 {
 				mu.Lock()
 				revoked = append(revoked, cred)
@@ -173,7 +178,9 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 		// Renames racing all of it.
 		worker(func(ctx context.Context, i int) {
 			for _, pid := range []string{toggled, limited} {
-				members[1].call("PATCH", "/api/collections/projects/records/"+pid, map[string]any{"description": fmt.Sprint(i)})
+				if st, _, _ := members[1].call("PATCH", "/api/collections/projects/records/"+pid, map[string]any{"description": fmt.Sprint(i)}); st == 200 {
+					renames.Add(1)
+				}
 			}
 		})
 		// Removals and joins of one member.
@@ -229,7 +236,7 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 		stop()
 		wg.Wait()
 		lcRestart(t, inst)
-		verifyAfterCrash(t, inst, su, trial)
+		verifyAfterCrash(t, inst, su, trial, issued)
 	}
 
 	// Everything acknowledged, checked once more after the last restart.
@@ -286,6 +293,28 @@ func TestKill9UnderMixedWorkload(t *testing.T) {
 	}
 	t.Logf("%d kills: %d projects created, %d deleted, %d revokes, %d JetStream messages acknowledged — none lost",
 		trials, len(created), len(deleted), len(revoked), len(acked))
+	// Every worker got writes through over the trials: a worker that never
+	// did would leave its part of the checks above with nothing to check.
+	acks := func(fact string) (n int) {
+		for _, o := range j.facts[fact] {
+			if o.acked {
+				n++
+			}
+		}
+		return n
+	}
+	counts := map[string]int{
+		"project creates": len(created), "project deletes": len(deleted), "revokes": len(revoked),
+		"JetStream publishes": len(acked), "renames": int(renames.Load()),
+		"disables/enables": acks("disabled:" + toggled), "limit changes": acks("max_payload:" + limited),
+		"removals/joins": acks("member:" + members[1].ID),
+	}
+	t.Logf("acknowledged writes: %v", counts)
+	for what, n := range counts {
+		if n == 0 {
+			t.Errorf("no acknowledged %s in %d trials", what, trials)
+		}
+	}
 }
 
 // retryNoResponders runs a JetStream request again while its answer is
@@ -313,9 +342,10 @@ func retryNoResponders[T any](t *testing.T, request func() (T, error)) (T, error
 
 // verifyAfterCrash checks what must hold after any crash, whatever was in
 // flight: memberships and their copies agree, owners are members, every
-// account JWT matches its project's committed rows, and NATS refuses what
-// the rows say is revoked or disabled.
-func verifyAfterCrash(t *testing.T, inst *instance, su *client, trial int) {
+// account JWT matches its project's committed rows (disabled, max_payload,
+// revocations), and NATS refuses each of the trial's issued credentials
+// that the rows say is revoked or whose project they say is disabled.
+func verifyAfterCrash(t *testing.T, inst *instance, su *client, trial int, issued []map[string]any) {
 	t.Helper()
 	byUser := map[string][]string{}
 	for _, m := range su.list("memberships", "") {
@@ -366,6 +396,13 @@ func verifyAfterCrash(t *testing.T, inst *instance, su *client, trial int) {
 		}
 		if !found {
 			t.Fatalf("trial %d: credential %s is marked revoked without a revocation row", trial, c["id"])
+		}
+	}
+	for _, cred := range issued {
+		c := su.must(200, "GET", "/api/collections/credentials/records/"+cred["id"].(string), nil)
+		p := su.must(200, "GET", "/api/collections/projects/records/"+c["project"].(string), nil)
+		if c["revoked"] != "" || p["disabled"] == true {
+			lcRefused(t, inst.NATSURL, cred, fmt.Sprintf("trial %d: credential %s (revoked %q, project disabled %v)", trial, c["id"], c["revoked"], p["disabled"]))
 		}
 	}
 }

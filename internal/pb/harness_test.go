@@ -113,6 +113,16 @@ func startInstance(t *testing.T, dir string, extra ...string) *instance {
 }
 
 func launch(dir string, extra ...string) (*instance, error) {
+	inst, err := prepare(dir, extra...)
+	if err != nil {
+		return nil, err
+	}
+	return inst, inst.start()
+}
+
+// prepare makes the superuser and the serve command line of an instance on
+// dir, without starting it.
+func prepare(dir string, extra ...string) (*instance, error) {
 	up := exec.Command(binPath, "superuser", "upsert", superEmail, superPass, "--dir", dir)
 	if out, err := up.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("superuser upsert: %v: %s", err, out)
@@ -126,13 +136,16 @@ func launch(dir string, extra ...string) (*instance, error) {
 		URL:     fmt.Sprintf("http://127.0.0.1:%d", port),
 		logPath: filepath.Join(dir, fmt.Sprintf("serve-%d.log", time.Now().UnixNano())),
 		// Every test signs up its own users from one address, far above
-		// PocketBase's per-IP limits; the rate-limit test turns them on again
-		// (a later --rate-limits wins).
+		// PocketBase's per-IP limits; the rate-limit test removes the flag
+		// to run with the default.
 		args: append([]string{"serve", "--dir", dir, "--http", fmt.Sprintf("127.0.0.1:%d", port),
-			"--nats-listen", "127.0.0.1:0", "--nats-ws-listen", "127.0.0.1:0", "--rate-limits=false"}, extra...),
+			"--nats-listen", "127.0.0.1:0", "--nats-ws-listen", "127.0.0.1:0", noRateLimits}, extra...),
 	}
-	return inst, inst.start()
+	return inst, nil
 }
+
+// noRateLimits is the flag every instance of the tests runs with but one.
+const noRateLimits = "--rate-limits=false"
 
 func (i *instance) start() error {
 	var err error
@@ -275,7 +288,9 @@ func (c *client) send(method, path string, body any) (int, []byte, error) {
 	return resp.StatusCode, raw, err
 }
 
-// call is do for goroutines: no t.Fatal, the error comes back.
+// call is do for goroutines and for requests that may meet a killed
+// server: no t.Fatal, the error comes back (with status 0 when the request
+// got no answer).
 func (c *client) call(method, path string, body any) (int, map[string]any, error) {
 	st, raw, err := c.send(method, path, body)
 	var out map[string]any

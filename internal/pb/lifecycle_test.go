@@ -14,10 +14,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -741,7 +738,7 @@ func TestCrashRightAfterCreate(t *testing.T) {
 	for w := 0; w < 3; w++ {
 		wg.Go(func() {
 			for i := 0; !killed.Load(); i++ {
-				st, body := lcDo(u, "POST", "/api/collections/projects/records", map[string]any{"name": fmt.Sprintf("burst-%d-%d", w, i), "group": u.MyGroup})
+				st, body, _ := u.call("POST", "/api/collections/projects/records", map[string]any{"name": fmt.Sprintf("burst-%d-%d", w, i), "group": u.MyGroup})
 				if st != 200 {
 					continue
 				}
@@ -754,7 +751,7 @@ func TestCrashRightAfterCreate(t *testing.T) {
 					continue
 				}
 				// Give it JetStream data on disk, then delete it.
-				st, cred := lcDo(u, "POST", "/api/pocketbus/projects/"+id+"/credentials", map[string]any{"name": "b"})
+				st, cred, _ := u.call("POST", "/api/pocketbus/projects/"+id+"/credentials", map[string]any{"name": "b"})
 				if st != 200 {
 					continue
 				}
@@ -770,7 +767,7 @@ func TestCrashRightAfterCreate(t *testing.T) {
 				mu.Lock()
 				deleting = append(deleting, id)
 				mu.Unlock()
-				if st, _ := lcDo(u, "DELETE", "/api/collections/projects/records/"+id, nil); st == 204 {
+				if st, _, _ := u.call("DELETE", "/api/collections/projects/records/"+id, nil); st == 204 {
 					mu.Lock()
 					deleted = append(deleted, id)
 					mu.Unlock()
@@ -830,30 +827,6 @@ func lcLogs(su *client, msg string) []map[string]any {
 		logs = append(logs, it.(map[string]any))
 	}
 	return logs
-}
-
-// lcDo is client.do for goroutines and for requests that may meet a killed
-// server: a transport error is status 0, not a test failure.
-func lcDo(c *client, method, path string, body any) (int, map[string]any) {
-	var rd io.Reader
-	if body != nil {
-		j, _ := json.Marshal(body)
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, c.inst.URL+path, rd)
-	if err != nil {
-		return 0, nil
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
 }
 
 func TestStartupReconcilesBothWays(t *testing.T) {
@@ -1014,7 +987,7 @@ func TestRestartToReady(t *testing.T) {
 				if i >= n {
 					return
 				}
-				st, body := lcDo(su, "POST", "/api/collections/projects/records", map[string]any{
+				st, body, _ := su.call("POST", "/api/collections/projects/records", map[string]any{
 					"name": fmt.Sprintf("p%d", i), "group": owner.MyGroup, "js_max_memory": 1 << 20, "js_max_disk": 1 << 20,
 				})
 				if st != 200 {
@@ -1026,7 +999,7 @@ func TestRestartToReady(t *testing.T) {
 					continue
 				}
 				// One in five has JetStream data, which nats-server loads at start.
-				st, cred := lcDo(su, "POST", "/api/pocketbus/projects/"+ids[i]+"/credentials", map[string]any{"name": "c"})
+				st, cred, _ := su.call("POST", "/api/pocketbus/projects/"+ids[i]+"/credentials", map[string]any{"name": "c"})
 				if st != 200 {
 					failed.Store(fmt.Sprintf("issue %d: %d", i, st))
 					return

@@ -30,7 +30,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/pocketbus/pocketbus/internal/proc"
@@ -434,23 +433,7 @@ func TestHealthFollowsNATS(t *testing.T) {
 	conf := filepath.Join(dir, "ext.conf")
 	head := fmt.Sprintf("listen: 127.0.0.1:%d\njetstream: {store_dir: %q}\n", port, filepath.Join(dir, "ext-js"))
 	os.WriteFile(conf, append([]byte(head), out...), 0o600)
-	startExternal := func() *server.Server {
-		opts, err := server.ProcessConfigFile(conf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.NoSigs, opts.NoLog = true, true
-		ext, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ext.Start()
-		if !ext.ReadyForConnections(10 * time.Second) {
-			t.Fatal("external nats-server not ready")
-		}
-		return ext
-	}
-	ext := startExternal()
+	ext := startExternal(t, conf)
 	defer func() { ext.Shutdown() }()
 	inst := startInstance(t, dir, "--nats-url", ext.ClientURL())
 	anon := anonymous(t, inst)
@@ -470,7 +453,7 @@ func TestHealthFollowsNATS(t *testing.T) {
 	}
 	t.Logf("503 %s after the cluster went away: %v", time.Since(start).Round(time.Millisecond), body["message"])
 
-	ext = startExternal()
+	ext = startExternal(t, conf)
 	waitFor(t, 15*time.Second, "/api/health back to 200", func() bool {
 		st, _ := anon.do("GET", "/api/health", nil)
 		return st == 200

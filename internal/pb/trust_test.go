@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -109,6 +110,9 @@ func TestNoLostUpdatesUnderConcurrentRenames(t *testing.T) {
 		if lost > 0 {
 			t.Fatalf("%d of %d acknowledged revocations missing from the account JWT after %d concurrent renames", lost, rounds, saves)
 		}
+		if saves == 0 {
+			t.Fatal("no rename was saved: there was no concurrent writer")
+		}
 		for i, c := range creds {
 			if nc, err := connect(t, inst.NATSURL, c); err == nil {
 				nc.Close()
@@ -145,6 +149,9 @@ func TestNoLostUpdatesUnderConcurrentRenames(t *testing.T) {
 		if lost > 0 {
 			t.Fatalf("%d of %d acknowledged disable/enable changes lost to %d concurrent renames", lost, rounds, saves)
 		}
+		if saves == 0 {
+			t.Fatal("no rename was saved: there was no concurrent writer")
+		}
 		t.Logf("%d disable/enable changes against %d concurrent renames: none lost", rounds, saves)
 	})
 
@@ -164,6 +171,9 @@ func TestNoLostUpdatesUnderConcurrentRenames(t *testing.T) {
 		saves := stop()
 		if lost > 0 {
 			t.Fatalf("%d of %d acknowledged limit changes lost to %d concurrent renames", lost, rounds, saves)
+		}
+		if saves == 0 {
+			t.Fatal("no rename was saved: there was no concurrent writer")
 		}
 		// NATS enforces the last one.
 		nc := mustConnect(t, inst.NATSURL, bob.issue(pid, nil))
@@ -375,10 +385,13 @@ func TestInvites(t *testing.T) {
 	member.must(404, "GET", "/api/pocketbus/invites/"+token+"x", nil)
 	member.must(200, "POST", "/api/pocketbus/invites/"+token+"/accept", nil)
 	member.must(200, "GET", "/api/collections/groups/records/"+gid, nil)
-	// Used up: a second person gets 404, the member accepting again gets 200.
+	// Used up: a second person gets 404, and so does the member accepting
+	// again (a used-up link is not found for anyone), who stays a member.
 	eve.must(404, "GET", "/api/pocketbus/invites/"+token, nil)
 	eve.must(404, "POST", "/api/pocketbus/invites/"+token+"/accept", nil)
 	eve.must(404, "GET", "/api/collections/groups/records/"+gid, nil)
+	member.must(404, "POST", "/api/pocketbus/invites/"+token+"/accept", nil)
+	member.must(200, "GET", "/api/collections/groups/records/"+gid, nil)
 
 	// Accepting as an existing member uses nothing up.
 	two := owner.must(200, "POST", invites, map[string]any{"max_uses": 2})
@@ -496,9 +509,15 @@ func TestClientChosenIDsRefused(t *testing.T) {
 	su.fieldErr("id", "POST", "/api/collections/projects/records", map[string]any{"id": id, "name": "x", "group": u.MyGroup})
 	anonymous(t, inst).fieldErr("id", "POST", "/api/collections/users/records", map[string]any{
 		"id": id, "email": "id-" + randomHex(3) + "@pocketbus.test", "password": "password123", "passwordConfirm": "password123"})
+	// Without the id these bodies are refused too (a missing field, or a
+	// create that only a route makes: 403): the refusal must name the id.
 	for _, c := range []string{"credentials", "invites", "memberships", "events", "revocations"} {
-		if st, _ := su.do("POST", "/api/collections/"+c+"/records", map[string]any{"id": id}); st < 400 || st > 499 {
+		st, out := su.do("POST", "/api/collections/"+c+"/records", map[string]any{"id": id})
+		if st < 400 || st > 499 {
 			t.Fatalf("superuser create of %s with an id: %d", c, st)
+		}
+		if data, _ := out["data"].(map[string]any); data["id"] == nil {
+			t.Fatalf("superuser create of %s with an id: %d without id in data: %v", c, st, out)
 		}
 	}
 	su.must(404, "GET", "/api/collections/projects/records/"+id, nil)
@@ -580,13 +599,22 @@ func TestRemovalEndsNATSAccess(t *testing.T) {
 		t.Fatalf("kept credential record: %v", rec)
 	}
 
-	// Leaving is the same; rejoining later works with new tokens.
+	// Leaving is the same (web token closed, credentials revoked and
+	// closed); rejoining later works with new tokens and credentials.
 	owner.invite(gid, carol)
 	again := webConn(t, inst, carol, p1)
 	again.alive(t, "a rejoined member's new web token")
+	againCred := carol.issue(p1, nil)
+	againConn := lcDial(t, inst.NATSURL, againCred)
+	againConn.alive(t, "a rejoined member's new credential")
 	start = time.Now()
 	carol.must(204, "DELETE", "/api/pocketbus/groups/"+gid+"/members/"+carol.ID, nil)
 	again.closedWithin(t, start, closeBound, "web token of a member who left")
+	againConn.closedWithin(t, start, closeBound, "credential of a member who left")
+	lcRefused(t, inst.NATSURL, againCred, "a credential of a member who left")
+	if rec := owner.must(200, "GET", "/api/collections/credentials/records/"+againCred["id"].(string), nil); rec["revoked"] == "" {
+		t.Fatalf("the credential of a member who left is not revoked: %v", rec)
+	}
 }
 
 // Findings 3, 11, 12: what a credential's options grant, on the wire.
@@ -602,15 +630,31 @@ func TestCredentialOptionsHold(t *testing.T) {
 	}
 
 	// Finding 3: pub_allow ["app.>"] cannot reply its way out.
-	app := mustConnect(t, inst.NATSURL, u.issue(pid, map[string]any{"pub_allow": []string{"app.>"}}))
+	app := lcDial(t, inst.NATSURL, u.issue(pid, map[string]any{"pub_allow": []string{"app.>"}}))
 	watch, _ := full.SubscribeSync("admin.>")
 	full.Flush()
-	loop, _ := app.Subscribe("app.loop", func(m *nats.Msg) { m.Respond([]byte("pwned")) })
+	var repliedMu sync.Mutex
+	replied := map[string]int{} // reply subject → replies the handler tried
+	loop, _ := app.Subscribe("app.loop", func(m *nats.Msg) {
+		m.Respond([]byte("pwned"))
+		repliedMu.Lock()
+		replied[m.Reply]++
+		repliedMu.Unlock()
+	})
 	defer loop.Unsubscribe()
 	app.Flush()
 	app.PublishMsg(&nats.Msg{Subject: "app.loop", Reply: "admin.shutdown", Data: []byte("x")})
 	app.PublishMsg(&nats.Msg{Subject: "app.loop", Reply: "$JS.API.STREAM.DELETE.VICTIM", Data: []byte("x")})
 	app.Flush()
+	// Each escape was tried: the handler replied to admin.shutdown (and the
+	// server refused that reply), and either replied to the JetStream API
+	// too or nats-server refused the publish that named it as the reply.
+	waitFor(t, 3*time.Second, "the handler's replies", func() bool {
+		repliedMu.Lock()
+		defer repliedMu.Unlock()
+		return replied["admin.shutdown"] == 1 && app.told(`publish to "admin.shutdown"`) &&
+			(replied["$JS.API.STREAM.DELETE.VICTIM"] == 1 || app.told(`publish with reply of "$js.api.stream.delete.victim"`))
+	})
 	if m, err := watch.NextMsg(500 * time.Millisecond); err == nil {
 		t.Fatalf("a pub_allow app.> credential published to %s through a reply", m.Subject)
 	}
@@ -627,13 +671,18 @@ func TestCredentialOptionsHold(t *testing.T) {
 
 	// Finding 11: deny lists cover JetStream unless jetstream is asked for.
 	denied := mustConnect(t, inst.NATSURL, u.issue(pid, map[string]any{"sub_deny": []string{"secret.>"}}))
-	// A denied JetStream API request is never answered: wait briefly.
-	short, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	if _, err := lcJS(t, denied).CreateStream(short, jetstreamConfig("STEAL", "secret.>")); err == nil {
+	// A denied JetStream API request is never answered: wait briefly, each
+	// request with its own deadline (a shared one would be used up by the
+	// first and fail the second before it reached the server).
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	if _, err := lcJS(t, denied).CreateStream(short(), jetstreamConfig("STEAL", "secret.>")); err == nil {
 		t.Fatal("a sub_deny secret.> credential created a stream over secret.>")
 	}
-	if _, err := lcJS(t, denied).Stream(short, "VICTIM"); err == nil {
+	if _, err := lcJS(t, denied).Stream(short(), "VICTIM"); err == nil {
 		t.Fatal("a credential with lists and no jetstream reads stream info")
 	}
 	if _, err := js.Stream(lcCtx(t), "STEAL"); err == nil {
@@ -656,12 +705,24 @@ func TestCredentialOptionsHold(t *testing.T) {
 	u.fieldErr("allow_responses", "POST", issue, map[string]any{"name": "x", "allow_responses": "yes"})
 	// A subscribe-only credential is fine, and a queue permission too.
 	mustConnect(t, inst.NATSURL, u.issue(pid, map[string]any{"pub_deny": []string{">"}}))
-	q := mustConnect(t, inst.NATSURL, u.issue(pid, map[string]any{"sub_allow": []string{"jobs.> workers"}}))
-	if _, err := q.QueueSubscribeSync("jobs.x", "workers"); err != nil {
+	// nats.go reports a refused subscription asynchronously: a message
+	// through the queue subscription shows it was allowed.
+	q := lcDial(t, inst.NATSURL, u.issue(pid, map[string]any{"sub_allow": []string{"jobs.> workers"}}))
+	qsub, err := q.QueueSubscribeSync("jobs.x", "workers")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Flush(); err != nil {
 		t.Fatalf("queue subscribe allowed by sub_allow: %v", err)
+	}
+	if err := full.Publish("jobs.x", []byte("job")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := qsub.NextMsg(3 * time.Second); err != nil || string(m.Data) != "job" {
+		t.Fatalf("queue subscription allowed by sub_allow received nothing: %v (last error %v)", err, q.LastError())
+	}
+	if q.told("permissions violation") {
+		t.Fatalf("queue subscribe allowed by sub_allow: %v", q.LastError())
 	}
 }
 
@@ -699,6 +760,11 @@ func TestFairShare(t *testing.T) {
 	if len(said) == 0 || !strings.Contains(said[0], "js_share") {
 		t.Fatalf("refusals do not say which limit: %v", said)
 	}
+	for _, m := range said { // the Map's order is random: every one says it
+		if !strings.Contains(m, "js_share") {
+			t.Fatalf("a refusal does not say which limit: %q (all: %v)", m, said)
+		}
+	}
 	mine := other.createProject(other.MyGroup, "mine")["id"].(string)
 	// An unlimited quota takes the whole total: refused under a 10% share.
 	out0 := su.fieldErr("js_max_memory", "PATCH", "/api/collections/projects/records/"+mine, map[string]any{"js_max_memory": -1})
@@ -732,9 +798,26 @@ func TestFairShare(t *testing.T) {
 }
 
 // Rate limits are on by default (PocketBase's limiter): a burst of sign-in
-// attempts or creates from one address gets 429s.
+// attempts or creates from one address gets 429s. The server runs without
+// the tests' --rate-limits=false and without POCKETBUS_RATE_LIMITS.
 func TestRateLimitsOnByDefault(t *testing.T) {
-	inst := startInstance(t, "", "--rate-limits=true")
+	if v, ok := os.LookupEnv("POCKETBUS_RATE_LIMITS"); ok {
+		t.Setenv("POCKETBUS_RATE_LIMITS", v) // restored after the test
+		os.Unsetenv("POCKETBUS_RATE_LIMITS")
+	}
+	inst, err := prepare(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.args = slices.DeleteFunc(inst.args, func(a string) bool { return a == noRateLimits })
+	if slices.ContainsFunc(inst.args, func(a string) bool { return strings.HasPrefix(a, "--rate-limits") }) {
+		t.Fatalf("serve %v sets the rate limits", inst.args)
+	}
+	err = inst.start()
+	t.Cleanup(inst.stop)
+	if err != nil {
+		t.Fatal(err)
+	}
 	u := signUp(t, inst, "Rate")
 	anon := anonymous(t, inst)
 	limited := 0
@@ -837,7 +920,7 @@ func TestNoStaleAccountAfterLazyLoad(t *testing.T) {
 	inst := startInstance(t, "", "--nats-max-memory", "8G", "--nats-max-disk", "100G")
 	u := signUp(t, inst, "Lazy")
 	unlimited(t, superuser(t, inst), u)
-	const n = 40
+	const n = 120 // 2-9 of 120 rounds were stale before the fix (e7051ec)
 	for _, op := range []string{"revoke", "disable", "delete"} {
 		t.Run(op, func(t *testing.T) {
 			type round struct {
