@@ -43,9 +43,9 @@ import (
 // With nats-server patched locally (never committed: skip both walks on an
 // account's first claims when it exports nothing; skip the reservation loop,
 // standing for running totals) loading stays nearly flat: 1.25 ms/account for
-// 0-1000 and 1.72 ms/account for 7000-8000. BENCHMARKS.md has the same
-// comparison through the real binary (1k/5k/10k loaded accounts) and the
-// upstream change in prose.
+// 0-1000 and 1.72 ms/account for 7000-8000: the change to propose upstream.
+// BENCHMARKS.md's "Figures" has the stock server's first-connect rates and
+// CPU through the real binary at 1k/5k/10k loaded accounts.
 func BenchmarkAccountLoad(b *testing.B) {
 	n := envInt("BUS_LOAD_N", 8000)
 	batch := envInt("BUS_LOAD_BATCH", 1000)

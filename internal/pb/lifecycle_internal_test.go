@@ -283,7 +283,7 @@ func TestProvisioningFaultLeavesNothing(t *testing.T) {
 	u, _ = app.FindRecordById(tenancy.Users, u.Id)
 	var signed string
 	app.OnRecordCreate(tenancy.Projects).BindFunc(func(e *core.RecordEvent) error {
-		if err := e.Next(); err != nil { // the INSERT, inside OnProjectSave's transaction
+		if err := e.Next(); err != nil { // the INSERT, inside OnProjectCreate's transaction
 			return err
 		}
 		signed = e.Record.GetString("account_jwt")
