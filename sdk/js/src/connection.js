@@ -180,6 +180,9 @@ export class ProjectConnection {
     if (!this.token) {
       const issuedAt = this.pbus.now()
       const tok = await this.renewer.fetchToken()
+      // closed while the token was on its way: adopting it would restart
+      // the renewer (a timer that keeps the process up) and dial for nothing
+      if (this.closing) throw closedError()
       this.#adopt(tok)
       this.renewer.adopt(tok, issuedAt)
     }
@@ -307,9 +310,9 @@ export class ProjectConnection {
   }
 
   #finish(err) {
+    this.renewer?.stop() // also when already closed: nothing renews a closed connection
     if (this.status === 'closed') return
     this.closing = true
-    this.renewer?.stop()
     clearTimeout(this.waitTimer)
     if (err) this.error = err
     this.closedReason = err
