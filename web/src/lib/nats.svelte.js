@@ -27,7 +27,10 @@ export function useProjectConnection(pid) {
   suspended = null
   const live = pbus.connection(pid)
   if (current === pid && live && live.status !== 'closed') return live.ready
-  if (current) closeConnection()
+  // Another project's connection closes. This project's has ended for good
+  // (the SDK no longer holds it): closing it here would close the new one
+  // opened below once closeConnection gets to pbus.disconnect(pid).
+  if (current && current !== pid) closeConnection()
   current = pid
   Object.assign(natsState, { project: pid, status: 'connecting', error: '', server: '', nc: null })
   natsState.version++
