@@ -1114,6 +1114,27 @@ async function run(base, info) {
     await shot('tail-rows-desktop')
   }, { needs: false })
 
+  await step('web-pages: signing out forgets the tail: signed in again in the same tab (no reload), the tail starts empty', async () => {
+    const tailPath = `/g/${wp.gid}/p/${wp.Exporter}/tail`
+    if (url() !== tailPath) throw new Error(`expected to be on the tail, at ${url()}`)
+    await page.getByTestId('tail').locator('li[data-subject]').first().waitFor({ timeout: T })
+    await page.evaluate(() => (window.__e2eSameTab = true))
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('heading', { name: 'Sign in to Pocketbus' }).waitFor({ timeout: T })
+    // back to the tail inside the app: the guard sends it to sign-in, which returns there
+    await page.evaluate((p) => { history.pushState({}, '', p); dispatchEvent(new PopStateEvent('popstate')) }, tailPath)
+    await waitFor(() => url() === '/signin', { what: 'the sign-in page' })
+    await page.getByLabel('Email address').fill(userA.email)
+    await page.getByLabel('Password').fill(userA.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await waitFor(() => url() === tailPath, { what: 'back on the tail' })
+    await page.getByTestId('tail').locator('li').first().waitFor({ timeout: T })
+    if (!(await page.evaluate(() => window.__e2eSameTab))) throw new Error('the page reloaded: this checks nothing')
+    const rows = await page.getByTestId('tail').locator('li[data-subject], li[data-testid="tail-gap"]').count()
+    if (rows) throw new Error(`the tail shows ${rows} rows from before the sign-out`)
+    await page.getByText('Waiting for messages…').waitFor({ timeout: T })
+  }, { needs: false })
+
   await step('web-pages: objects — the CLI-put object shows its real date; drag-and-drop upload (read back by a client); empty stores and buckets show a nats CLI line that works as shown', async () => {
     const pbase = `${base}/g/${wp.gid}/p/${wp.Exporter}`
     await page.goto(`${pbase}/objects`)
