@@ -50,6 +50,8 @@ export interface ConnectionEvent {
   type: 'status' | 'connected' | 'reconnected' | 'renewed' | 'renew-failed' | 'error' | 'closed'
   status: ConnectionStatus
   error?: Error & { status?: number }
+  /** On the status and reconnected events of the reconnect a planned token renewal makes (not an outage). */
+  renewal?: boolean
 }
 
 export interface ConnectOptions {

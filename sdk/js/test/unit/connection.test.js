@@ -202,3 +202,28 @@ test('close() while the first token fetch is pending: the token that arrives aft
   assert.equal(c.token, null, 'the late token is not adopted')
   assert.equal(dials, 0)
 })
+
+test('a planned renewal marks the status events of its reconnect {renewal: true}; a disconnect of its own is not marked', async () => {
+  const { pbus, ncs } = client({ connect: () => null })
+  let n = 0
+  const events = []
+  await pbus.connect('p', { token: async () => token(++n), onStatus: (_c, e) => events.push(e) })
+  const c = pbus.connection('p')
+  const nc = ncs[0]
+  nc.reconnect = async () => {
+    nc.push({ type: 'disconnect' })
+    nc.push({ type: 'reconnecting' })
+    nc.dial()
+    nc.push({ type: 'reconnect' })
+  }
+  await c.renew()
+  assert.equal(n, 2)
+  const seen = events.map((e) => `${e.type}:${e.status}${e.renewal ? ' (renewal)' : ''}`)
+  assert.deepEqual(seen, ['connected:connected', 'renewed:connected', 'status:disconnected (renewal)', 'status:reconnecting (renewal)', 'reconnected:connected (renewal)'])
+  events.length = 0
+  nc.push({ type: 'disconnect' })
+  nc.push({ type: 'reconnect' })
+  await tick()
+  assert.deepEqual(events.map((e) => `${e.type}:${e.status}${e.renewal ? ' (renewal)' : ''}`), ['status:disconnected', 'reconnected:connected'])
+  await pbus.close()
+})
