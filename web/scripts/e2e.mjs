@@ -353,9 +353,16 @@ async function run(base, info) {
     await page.locator('[data-subject="e2e.hello"]').getByText('hi from node').waitFor({ timeout: T })
     // token renewal: fetch a fresh token, reconnect with it, the tail subscription survives
     const before = Number(await page.getByTestId('nats-status').getAttribute('data-renewals'))
+    const asked = [] // a renewal is no outage: no /api/health probe, no refetch of what the page shows
+    const onRequest = (r) => asked.push(`${r.method()} ${new URL(r.url()).pathname}`)
+    page.on('request', onRequest)
     await page.evaluate(() => window.__pocketbusRenewToken())
     await waitFor(async () => Number(await page.getByTestId('nats-status').getAttribute('data-renewals')) > before && (await page.getByTestId('nats-status').textContent()) === 'connected', { what: 'renewed and reconnected' })
     await sleep(300)
+    page.off('request', onRequest)
+    log(`      requests during the renewal: ${asked.join(', ')}`)
+    const extra = asked.filter((x) => !/\/token$/.test(x))
+    if (extra.length) throw new Error(`a token renewal asked for more than a token: ${extra.join(', ')}`)
     s.nc.publish('e2e.hello', new TextEncoder().encode('after renewal'))
     await s.nc.flush()
     await page.locator('[data-subject="e2e.hello"]').getByText('after renewal').waitFor({ timeout: T })

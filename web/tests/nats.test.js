@@ -2,7 +2,7 @@
 // against the real SDK with a fake NATS connection.
 import { describe, it, expect, vi, beforeEach } from 'vitest'
 
-const fake = vi.hoisted(() => ({ ncs: [], dials: 0 }))
+const fake = vi.hoisted(() => ({ ncs: [], dials: 0, probes: 0, invalidations: 0 }))
 
 vi.mock('../src/lib/pb.svelte.js', async () => {
   const { Pocketbus } = await import('@pocketbus/client')
@@ -29,16 +29,23 @@ vi.mock('../src/lib/pb.svelte.js', async () => {
       protocol: { connected: true },
       getServer: () => '127.0.0.1:1',
       isClosed: () => closed,
-      reconnect: async () => {},
+      // as nats.js: drops the connection and dials again
+      reconnect: async () => {
+        nc.push({ type: 'disconnect' })
+        nc.push({ type: 'reconnect' })
+      },
       flush: async () => {},
       close: async () => nc.end(undefined),
       closed: () => closedP,
       end(err) {
         if (closed) return
         closed = true
-        queue.push({ type: 'close' })
-        wake?.()
+        nc.push({ type: 'close' })
         resolveClosed(err)
+      },
+      push(s) {
+        queue.push(s)
+        wake?.()
       },
       status: () => ({
         async *[Symbol.asyncIterator]() {
@@ -56,10 +63,10 @@ vi.mock('../src/lib/pb.svelte.js', async () => {
     return nc
   }
 })
-vi.mock('../src/lib/online.svelte.js', () => ({ online: { server: 'online' }, onServerChange: () => () => {}, suspectOffline: () => {} }))
-vi.mock('../src/lib/query.js', () => ({ queryClient: { invalidateQueries: () => {} } }))
+vi.mock('../src/lib/online.svelte.js', () => ({ online: { server: 'online' }, onServerChange: () => () => {}, suspectOffline: () => fake.probes++ }))
+vi.mock('../src/lib/query.js', () => ({ queryClient: { invalidateQueries: () => fake.invalidations++ } }))
 
-const { useProjectConnection, reconnect, natsState } = await import('../src/lib/nats.svelte.js')
+const { useProjectConnection, reconnect, renewNow, natsState } = await import('../src/lib/nats.svelte.js')
 const { pbus } = await import('../src/lib/pb.svelte.js')
 const settle = () => new Promise((r) => setTimeout(r, 30))
 
@@ -67,6 +74,8 @@ describe('project connection', () => {
   beforeEach(() => {
     fake.ncs.length = 0
     fake.dials = 0
+    fake.probes = 0
+    fake.invalidations = 0
   })
 
   it('Reconnect after the connection ended for good opens a new one that stays open', async () => {
@@ -93,5 +102,27 @@ describe('project connection', () => {
     expect(pbus.connection('p2')).toBeUndefined()
     expect(pbus.connection('p3')?.status).toBe('connected')
     expect(natsState.project).toBe('p3')
+  })
+
+  it('a planned token renewal is not taken for an outage: no server probe, no refetch; a disconnect of its own is', async () => {
+    await useProjectConnection('p4')
+    const c = pbus.connection('p4')
+    const renewals = natsState.renewals
+    await renewNow()
+    await settle()
+    expect(natsState.renewals).toBe(renewals + 1)
+    expect(natsState.status).toBe('connected')
+    expect(fake.probes).toBe(0)
+    expect(fake.invalidations).toBe(0)
+
+    const nc = fake.ncs.at(-1)
+    nc.push({ type: 'disconnect' })
+    await settle()
+    expect(fake.probes).toBe(1)
+    nc.push({ type: 'reconnect' })
+    await settle()
+    expect(natsState.status).toBe('connected')
+    expect(fake.invalidations).toBe(1)
+    expect(c.status).toBe('connected')
   })
 })
