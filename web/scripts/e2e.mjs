@@ -353,9 +353,16 @@ async function run(base, info) {
     await page.locator('[data-subject="e2e.hello"]').getByText('hi from node').waitFor({ timeout: T })
     // token renewal: fetch a fresh token, reconnect with it, the tail subscription survives
     const before = Number(await page.getByTestId('nats-status').getAttribute('data-renewals'))
+    const asked = [] // a renewal is no outage: no /api/health probe, no refetch of what the page shows
+    const onRequest = (r) => asked.push(`${r.method()} ${new URL(r.url()).pathname}`)
+    page.on('request', onRequest)
     await page.evaluate(() => window.__pocketbusRenewToken())
     await waitFor(async () => Number(await page.getByTestId('nats-status').getAttribute('data-renewals')) > before && (await page.getByTestId('nats-status').textContent()) === 'connected', { what: 'renewed and reconnected' })
     await sleep(300)
+    page.off('request', onRequest)
+    log(`      requests during the renewal: ${asked.join(', ')}`)
+    const extra = asked.filter((x) => !/\/token$/.test(x))
+    if (extra.length) throw new Error(`a token renewal asked for more than a token: ${extra.join(', ')}`)
     s.nc.publish('e2e.hello', new TextEncoder().encode('after renewal'))
     await s.nc.flush()
     await page.locator('[data-subject="e2e.hello"]').getByText('after renewal').waitFor({ timeout: T })
@@ -1112,6 +1119,27 @@ async function run(base, info) {
     await meta.getByRole('button').click()
     for (const t of ['X-Unit', 'celsius', 'reply.here']) await meta.getByText(t, { exact: true }).waitFor({ timeout: T })
     await shot('tail-rows-desktop')
+  }, { needs: false })
+
+  await step('web-pages: signing out forgets the tail: signed in again in the same tab (no reload), the tail starts empty', async () => {
+    const tailPath = `/g/${wp.gid}/p/${wp.Exporter}/tail`
+    if (url() !== tailPath) throw new Error(`expected to be on the tail, at ${url()}`)
+    await page.getByTestId('tail').locator('li[data-subject]').first().waitFor({ timeout: T })
+    await page.evaluate(() => (window.__e2eSameTab = true))
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('heading', { name: 'Sign in to Pocketbus' }).waitFor({ timeout: T })
+    // back to the tail inside the app: the guard sends it to sign-in, which returns there
+    await page.evaluate((p) => { history.pushState({}, '', p); dispatchEvent(new PopStateEvent('popstate')) }, tailPath)
+    await waitFor(() => url() === '/signin', { what: 'the sign-in page' })
+    await page.getByLabel('Email address').fill(userA.email)
+    await page.getByLabel('Password').fill(userA.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await waitFor(() => url() === tailPath, { what: 'back on the tail' })
+    await page.getByTestId('tail').locator('li').first().waitFor({ timeout: T })
+    if (!(await page.evaluate(() => window.__e2eSameTab))) throw new Error('the page reloaded: this checks nothing')
+    const rows = await page.getByTestId('tail').locator('li[data-subject], li[data-testid="tail-gap"]').count()
+    if (rows) throw new Error(`the tail shows ${rows} rows from before the sign-out`)
+    await page.getByText('Waiting for messages…').waitFor({ timeout: T })
   }, { needs: false })
 
   await step('web-pages: objects — the CLI-put object shows its real date; drag-and-drop upload (read back by a client); empty stores and buckets show a nats CLI line that works as shown', async () => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { expiryFromChoice, credsFileName, credentialStatus, anyListGiven, defaultJetStream, credentialOptions } from '../src/lib/creds.js'
+import { expiryFromChoice, credsFileName, defaultJetStream, credentialOptions } from '../src/lib/creds.js'
 import { describeError } from '../src/lib/errors.js'
 import { showPayload } from '../src/lib/payload.js'
 
@@ -16,16 +16,11 @@ describe('credential helpers', () => {
     expect(credsFileName('My App!', 'orders service')).toBe('my-app-orders-service.creds')
     expect(credsFileName('', '')).toBe('pocketbus.creds')
   })
-  it('derives status', () => {
-    expect(credentialStatus({ revoked: '2026-11-22 09:00:00.000Z' }, now)).toBe('revoked')
-    expect(credentialStatus({ expires: '2026-11-22 09:00:00.000Z' }, now)).toBe('expired')
-    expect(credentialStatus({ expires: '2026-11-23 09:00:00.000Z', revoked: '' }, now)).toBe('active')
-  })
 })
 
 describe('credential options', () => {
   it('JetStream follows "any list given", as on the server', () => {
-    expect(anyListGiven({ pub_allow: [], pub_deny: [], sub_allow: [], sub_deny: [] })).toBe(false)
+    expect(defaultJetStream({ pub_allow: [], pub_deny: [], sub_allow: [], sub_deny: [] })).toBe(true) // empty lists are no lists
     expect(defaultJetStream({})).toBe(true)
     expect(defaultJetStream({ sub_deny: ['secret.>'] })).toBe(false)
     expect(defaultJetStream({ pub_allow: ['a'], sub_allow: [] })).toBe(false)

@@ -35,6 +35,7 @@ export class ProjectConnection {
     this.usedToken = null // the token the last CONNECT was signed with
     this.recovery = null // token fetched after an auth error; refused too = terminal
     this.recovering = false
+    this.renewing = false // reconnecting on purpose with a renewed token
     this.closing = false
     this.closedReason = undefined
     this.listeners = new Set()
@@ -180,6 +181,9 @@ export class ProjectConnection {
     if (!this.token) {
       const issuedAt = this.pbus.now()
       const tok = await this.renewer.fetchToken()
+      // closed while the token was on its way: adopting it would restart
+      // the renewer (a timer that keeps the process up) and dial for nothing
+      if (this.closing) throw closedError()
       this.#adopt(tok)
       this.renewer.adopt(tok, issuedAt)
     }
@@ -223,8 +227,12 @@ export class ProjectConnection {
       off = this.on((_c, e) => (e.type === 'reconnected' || e.type === 'closed') && r())
       timer = setTimeout(r, 10_000)
     })
+    // the status events of this reconnect say {renewal: true}: planned, not an outage
+    // (not after a revocation: that one is not planned)
+    this.renewing = !this.recovering
     nc.reconnect().catch(() => {})
     await back
+    this.renewing = false
     off()
     clearTimeout(timer)
   }
@@ -245,11 +253,11 @@ export class ProjectConnection {
         if (this.closing && s.type !== 'close') continue
         switch (s.type) {
           case 'disconnect':
-            this.#set('disconnected')
+            this.#set('disconnected', this.#mark({ type: 'status' }))
             this.#renewIfStale()
             break
           case 'reconnecting':
-            if (this.status !== 'reconnecting') this.#set('reconnecting')
+            if (this.status !== 'reconnecting') this.#set('reconnecting', this.#mark({ type: 'status' }))
             break
           case 'reconnect':
             // nats.js may report one reconnect to each waiter of its dial loop
@@ -257,7 +265,7 @@ export class ProjectConnection {
             this.server = nc.getServer()
             this.error = null
             this.recovery = null
-            this.#set('connected', { type: 'reconnected' })
+            this.#set('connected', this.#mark({ type: 'reconnected' }))
             break
           case 'error':
             this.#onServerError(s.error)
@@ -266,6 +274,10 @@ export class ProjectConnection {
       }
     })().catch(() => {})
     nc.closed().then((err) => this.#finish(err ?? this.closedReason))
+  }
+
+  #mark(event) {
+    return this.renewing ? { ...event, renewal: true } : event
   }
 
   // A tab that slept through its renewal timer renews when it notices.
@@ -307,9 +319,9 @@ export class ProjectConnection {
   }
 
   #finish(err) {
+    this.renewer?.stop() // also when already closed: nothing renews a closed connection
     if (this.status === 'closed') return
     this.closing = true
-    this.renewer?.stop()
     clearTimeout(this.waitTimer)
     if (err) this.error = err
     this.closedReason = err

@@ -34,6 +34,7 @@ export class PocketbusBase {
     this.url = String(url).replace(/\/+$/, '')
     /** The PocketBase JS SDK client (auth, collections, realtime). */
     this.pb = options.pb ?? new PocketBase(this.url, options.authStore, options.lang)
+    this.ownsPb = !options.pb // close() ends realtime and requests of this client only
     this.wsUrl = options.wsUrl ?? natsWsUrl(this.url)
     this.now = options.now ?? (() => Date.now())
     this.platform = platform
@@ -151,9 +152,14 @@ export class PocketbusBase {
     return bindOnly ? kvm.open(bucket, kvOpts) : kvm.create(bucket, kvOpts)
   }
 
-  /** Closes every connection, stops every timer, ends PocketBase realtime. */
+  /**
+   * Closes every connection, stops every timer, ends PocketBase realtime
+   * (of the PocketBase client made here: one passed in as {pb} belongs to
+   * the caller, who may go on using it).
+   */
   async close() {
     await Promise.all([...this.connections.values()].map((c) => c.close()))
+    if (!this.ownsPb) return
     try {
       if (this.pb.realtime?.isConnected) await this.pb.realtime.unsubscribe()
     } catch {

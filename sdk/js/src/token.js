@@ -45,7 +45,6 @@ export class TokenRenewer {
     this.timer = null
     this.stopped = true
     this.attempt = 0
-    this.current = null
   }
 
   async start() {
@@ -60,7 +59,6 @@ export class TokenRenewer {
   adopt(tok, issuedAt = this.now()) {
     this.stopped = false
     this.attempt = 0
-    this.current = tok
     const d = renewDelay(parseExpiry(tok.expires), this.now(), issuedAt)
     if (d !== null) this.schedule(d)
   }
@@ -78,7 +76,6 @@ export class TokenRenewer {
       const tok = await this.fetchToken()
       if (this.stopped) return null
       this.attempt = 0
-      this.current = tok
       await this.onToken(tok)
       if (this.stopped) return tok // stopped while onToken ran: schedule nothing
       const d = renewDelay(parseExpiry(tok.expires), this.now(), issuedAt)

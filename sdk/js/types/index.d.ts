@@ -11,7 +11,7 @@ export { ClientResponseError }
 export function natsWsUrl(url: string): string
 
 export interface PocketbusOptions {
-  /** Use this PocketBase client (and its auth) instead of a new one. */
+  /** Use this PocketBase client (and its auth) instead of a new one; close() leaves its realtime and requests alone. */
   pb?: PocketBase
   /** Auth store for the new PocketBase client (default: localStorage in browsers, memory in Node). */
   authStore?: BaseAuthStore | null
@@ -50,6 +50,8 @@ export interface ConnectionEvent {
   type: 'status' | 'connected' | 'reconnected' | 'renewed' | 'renew-failed' | 'error' | 'closed'
   status: ConnectionStatus
   error?: Error & { status?: number }
+  /** On the status and reconnected events of the reconnect a planned token renewal makes (not an outage). */
+  renewal?: boolean
 }
 
 export interface ConnectOptions {
@@ -180,7 +182,7 @@ export class Pocketbus {
   disconnect(projectId: string): Promise<void>
   /** A Key-Value bucket on the project's connection (@nats-io/kv); created unless bindOnly. */
   kv(projectId: string, bucket: string, options?: Partial<KvOptions> & { bindOnly?: boolean }): Promise<KV>
-  /** Closes every connection and timer; PocketBase realtime is unsubscribed. */
+  /** Closes every connection and timer; realtime of a PocketBase client made here (not one passed as {pb}) is unsubscribed. */
   close(): Promise<void>
 
   /** GET /api/pocketbus/info (cached; refresh: true asks again). */

@@ -1,4 +1,4 @@
-// Helpers for issuing credentials (unit-tested in tests/creds.test.js).
+// Helpers for issuing credentials (unit-tested in tests/misc.test.js).
 
 export const EXPIRY_CHOICES = [
   ['never', 'Never'],
@@ -33,20 +33,10 @@ export function credsFileName(projectName, credName) {
   return `${base}.creds`
 }
 
-/** Status of a credential record: 'revoked' | 'expired' | 'active'. */
-export function credentialStatus(c, now = Date.now()) {
-  if (c.revoked) return 'revoked'
-  if (c.expires) {
-    const t = Date.parse(String(c.expires).replace(' ', 'T'))
-    if (!Number.isNaN(t) && t <= now) return 'expired'
-  }
-  return 'active'
-}
-
 const LISTS = ['pub_allow', 'pub_deny', 'sub_allow', 'sub_deny']
 
 /** True when any permission list names a subject (then the server's JetStream default is off). */
-export function anyListGiven(lists) {
+function anyListGiven(lists) {
   return LISTS.some((k) => Array.isArray(lists?.[k]) && lists[k].length > 0)
 }
 

@@ -23,7 +23,6 @@ function trimZeros(s) {
 
 // Counts and relative times in the UI's language (English), with Intl.
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 })
-const plain = new Intl.NumberFormat('en')
 const relative = new Intl.RelativeTimeFormat('en', { numeric: 'auto' })
 
 /** formatCount(1234567) → "1.2M" (Intl compact notation); negative → "unlimited". */
@@ -32,12 +31,6 @@ export function formatCount(n, { unlimited = 'unlimited' } = {}) {
   n = Number(n)
   if (n < 0) return unlimited
   return compact.format(Math.round(n))
-}
-
-/** formatNumber(12345) → "12,345". */
-export function formatNumber(n) {
-  if (n === null || n === undefined || Number.isNaN(Number(n))) return '—'
-  return plain.format(Number(n))
 }
 
 /** usage fraction 0..1 for a bar; null when the limit is unlimited/unknown. */

@@ -27,7 +27,10 @@ export function useProjectConnection(pid) {
   suspended = null
   const live = pbus.connection(pid)
   if (current === pid && live && live.status !== 'closed') return live.ready
-  if (current) closeConnection()
+  // Another project's connection closes. This project's has ended for good
+  // (the SDK no longer holds it): closing it here would close the new one
+  // opened below once closeConnection gets to pbus.disconnect(pid).
+  if (current && current !== pid) closeConnection()
   current = pid
   Object.assign(natsState, { project: pid, status: 'connecting', error: '', server: '', nc: null })
   natsState.version++
@@ -43,6 +46,8 @@ function mirror(pid, c, e) {
   natsState.server = c.server
   natsState.expires = c.expires
   natsState.renewals = c.renewals
+  // the reconnect of a planned token renewal is not an outage (the SDK marks its events)
+  if (e.type !== 'renewed') natsState.renewal = !!e.renewal
   if (e.type === 'connected' || e.type === 'closed') {
     natsState.nc = e.type === 'connected' ? c.nc : null
     natsState.version++
@@ -50,11 +55,15 @@ function mirror(pid, c, e) {
   if (e.type === 'connected' || e.type === 'reconnected') {
     natsState.since = Date.now()
     // back after a gap: what the views show may be stale
-    if (e.type === 'reconnected') invalidateProject(pid)
+    if (e.type === 'reconnected' && !e.renewal) invalidateProject(pid)
   }
   // A dropped connection may be the server going away: one probe decides
-  // (and closes this connection while it is away).
-  if (e.type === 'status' && e.status === 'disconnected') suspectOffline()
+  // (and closes this connection while it is away). A renewal's reconnect
+  // is expected back at once: only when it is not does the probe go.
+  if (e.type === 'status' && e.status === 'disconnected') {
+    if (!e.renewal) suspectOffline()
+    else setTimeout(() => current === pid && c.status !== 'connected' && c.status !== 'closed' && suspectOffline(), 5000)
+  }
   // "maximum account active connections exceeded" is what a disabled
   // project answers: learn whether it is (the footer then says so).
   if (e.type === 'error' && isLimitRefusal(natsState.error)) queryClient.invalidateQueries({ queryKey: ['project', pid] })

@@ -8,6 +8,7 @@ export const natsState = $state({
   expires: null,
   renewals: 0, // tokens fetched for this connection
   since: null, // when it last (re)connected
+  renewal: false, // the last status change was a planned token renewal's reconnect (not an outage)
   nc: null,
   version: 0, // bumps whenever nc changes, so views can re-run
 })

@@ -101,9 +101,3 @@ export function event(c, type, timeout = 15_000) {
     })
   })
 }
-
-/** Whether the server has a route (anonymous calls to a registered /api/pocketbus route get 401, unknown paths 404). */
-export async function hasRoute(url, method, path) {
-  const r = await fetch(`${url}${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: method === 'GET' ? undefined : '{}' })
-  return r.status !== 404
-}

@@ -180,3 +180,50 @@ test('close() while the first connect is still retrying rejects it and stops', a
   await pbus.close()
   await assert.rejects(p, /closed before it was ready/)
 })
+
+test('close() while the first token fetch is pending: the token that arrives after is not adopted, no renewal timer is left, nothing dials', async () => {
+  let dials = 0
+  const { pbus } = client({ connect: () => void dials++ })
+  let give
+  let asked
+  const fetching = new Promise((r) => (asked = r))
+  const p = pbus.connect('p', { token: () => new Promise((r) => { give = r; asked() }) })
+  await fetching
+  const c = pbus.connection('p')
+  const closing = c.close()
+  give(token(1))
+  await assert.rejects(p, /closed before it was ready/)
+  await closing
+  await tick()
+  const leaked = c.renewer.timer
+  c.renewer.stop() // so that a failure here does not also hold the test process up
+  assert.equal(c.status, 'closed')
+  assert.equal(leaked, null, 'no renewal timer (it would keep the process up for 55 min)')
+  assert.equal(c.token, null, 'the late token is not adopted')
+  assert.equal(dials, 0)
+})
+
+test('a planned renewal marks the status events of its reconnect {renewal: true}; a disconnect of its own is not marked', async () => {
+  const { pbus, ncs } = client({ connect: () => null })
+  let n = 0
+  const events = []
+  await pbus.connect('p', { token: async () => token(++n), onStatus: (_c, e) => events.push(e) })
+  const c = pbus.connection('p')
+  const nc = ncs[0]
+  nc.reconnect = async () => {
+    nc.push({ type: 'disconnect' })
+    nc.push({ type: 'reconnecting' })
+    nc.dial()
+    nc.push({ type: 'reconnect' })
+  }
+  await c.renew()
+  assert.equal(n, 2)
+  const seen = events.map((e) => `${e.type}:${e.status}${e.renewal ? ' (renewal)' : ''}`)
+  assert.deepEqual(seen, ['connected:connected', 'renewed:connected', 'status:disconnected (renewal)', 'status:reconnecting (renewal)', 'reconnected:connected (renewal)'])
+  events.length = 0
+  nc.push({ type: 'disconnect' })
+  nc.push({ type: 'reconnect' })
+  await tick()
+  assert.deepEqual(events.map((e) => `${e.type}:${e.status}${e.renewal ? ' (renewal)' : ''}`), ['status:disconnected', 'reconnected:connected'])
+  await pbus.close()
+})
